@@ -1,0 +1,102 @@
+/*
+ * server.h - the node's HTTP server: one listening socket, a pool of worker
+ * threads that wait on one epoll set, and a table of connection slots.
+ *
+ * A worker is handed a connection only when bytes are ready; it reads what is
+ * there and goes back to waiting if the request is not whole, so idle
+ * keep-alive connections and slow senders never hold a worker. A whole
+ * request becomes an exchange, which the handler answers at once or parks
+ * (PARLEY_AGAIN) to finish later from any thread with server_finish.
+ */
+#ifndef PARLEY_SERVER_H
+#define PARLEY_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "http.h"
+
+struct server_config {
+	const char *listen;            /* "HOST:PORT"; PORT 0 picks a free port */
+	unsigned workers;              /* worker threads; default 8 */
+	unsigned max_connections;      /* open connections; default 1024 */
+	unsigned recv_timeout_ms;      /* a started request must be whole within this; default 10000 */
+	unsigned send_timeout_ms;      /* a response must be taken within this; default 10000 */
+	unsigned keepalive_timeout_ms; /* idle connections are closed after this; default 60000 */
+	struct http_limits limits;
+};
+
+/* One request and its response. The server owns it; the handler fills the response. */
+struct exchange {
+	struct http_request req;
+	int status;                    /* response status; 200 unless set */
+	const char *content_type;      /* static string, or NULL for no body */
+	const char *extra_headers;     /* static lines ending in CRLF, or NULL */
+	struct buf body;               /* response body */
+	int close;                     /* set to 1 to close the connection after the response */
+	void *parked;                  /* free for the handler while the exchange is parked */
+	char peer[64];                 /* the client's address, "IP:PORT" */
+};
+
+/*
+ * The request handler, called on a worker thread with that worker's state
+ * (from worker_init). It fills x's response and returns 0 for the server to
+ * send it, or returns PARLEY_AGAIN after parking x, which someone then
+ * finishes with server_finish. Any other return sends a 500.
+ */
+typedef int (*server_handler)(void *arg, void *worker, struct exchange *x);
+
+struct server_hooks {
+	server_handler handle;
+	void *(*worker_init)(void *arg);          /* per worker thread, may be NULL; NULL return is fatal */
+	void (*worker_fini)(void *arg, void *worker);
+	void *arg;
+};
+
+struct server;
+
+/*
+ * Bind and listen on cfg->listen and start the worker threads. On failure
+ * returns PARLEY_EIO (err says why: address in use, permission...) or
+ * PARLEY_EINVAL for a bad address, with *out NULL.
+ */
+int server_start(struct server **out, const struct server_config *cfg,
+    const struct server_hooks *hooks, char *err, size_t errlen);
+
+/* The address actually bound, "HOST:PORT" (with the real port when 0 was asked). */
+const char *server_address(const struct server *s);
+
+/*
+ * Send x's response and give its connection back (to wait for the next
+ * request, or to be closed). Called once for each parked exchange, from any
+ * thread; x must not be used afterwards.
+ */
+void server_finish(struct exchange *x);
+
+/*
+ * Close connections whose deadline passed (a request not whole within
+ * recv_timeout gets 408 and is closed; idle keep-alive connections are closed
+ * silently). Called about every 100 ms by the owner of the server.
+ */
+void server_tick(struct server *s);
+
+/* Counters for the status page. */
+struct server_stats {
+	uint64_t accepted;
+	uint64_t requests;
+	uint64_t timeouts;
+	uint64_t refused;              /* connections refused at max_connections */
+	unsigned open;                 /* connections open now */
+	unsigned busy;                 /* exchanges being handled or parked now */
+};
+void server_get_stats(const struct server *s, struct server_stats *st);
+
+/*
+ * Stop: close the listening socket, let exchanges in flight finish (up to
+ * grace_ms), close every connection, join the workers and free everything.
+ * NULL is allowed.
+ */
+void server_stop(struct server *s, unsigned grace_ms);
+
+#endif /* PARLEY_SERVER_H */

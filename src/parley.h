@@ -1,0 +1,172 @@
+/*
+ * parley.h - the interface between Parley and the services deployed into it.
+ *
+ * A service author writes one handler per WSDL operation; the handler gets the
+ * conversation it runs in as an opaque struct parley_call, reads and replaces
+ * the conversation's bean, and answers with a response or a fault. The glue
+ * that Parley generates from the WSDL calls the handlers and is the only code
+ * that uses the module ABI at the end of this file.
+ */
+#ifndef PARLEY_H
+#define PARLEY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct soap;
+struct Namespace;
+
+/* Error codes: 0 is success, failures are negative. */
+#define PARLEY_OK          0
+#define PARLEY_ENOMEM     -1   /* out of memory */
+#define PARLEY_EINVAL     -2   /* invalid argument or input */
+#define PARLEY_EIO        -3   /* I/O or storage failure */
+#define PARLEY_ENOENT     -4   /* no such thing */
+#define PARLEY_EEXIST     -5   /* already exists */
+#define PARLEY_ELIMIT     -6   /* a configured limit was reached */
+#define PARLEY_EFAULT     -7   /* the request is answered with a SOAP fault */
+#define PARLEY_ESTATE     -8   /* not allowed in this phase or state */
+#define PARLEY_ETIMEDOUT  -9   /* timed out */
+#define PARLEY_DECLINED  -20   /* not mine: forward it */
+#define PARLEY_AGAIN     -21   /* not now: it will be completed later, or retry */
+
+/* Return a static English description of a PARLEY_E* code. */
+const char *parley_strerror(int code);
+
+/* The phase a descriptor gives an operation. */
+enum parley_phase {
+	PARLEY_PHASE_NONE = 0,      /* stateless: no conversation */
+	PARLEY_PHASE_START,         /* makes a new conversation */
+	PARLEY_PHASE_CONTINUE,      /* runs in an existing conversation */
+	PARLEY_PHASE_FINISH         /* runs in a conversation, then ends it */
+};
+
+/* Who is at fault, as SOAP 1.1 Client/Server and SOAP 1.2 Sender/Receiver. */
+enum parley_fault_code {
+	PARLEY_FAULT_SENDER = 0,
+	PARLEY_FAULT_RECEIVER
+};
+
+/* One message being handled: the conversation it belongs to and its bean. */
+struct parley_call;
+
+/*
+ * Return the conversation ID of this message as text, or NULL for an
+ * operation of phase "none". For a "start" operation the ID is the new
+ * conversation's. The string belongs to the call and lives as long as it.
+ */
+const char *parley_call_id(const struct parley_call *call);
+
+/* Return the phase of the operation being handled. */
+enum parley_phase parley_call_phase(const struct parley_call *call);
+
+/* Return the name of the service being called (its descriptor's name). */
+const char *parley_call_service(const struct parley_call *call);
+
+/* Return the name of the operation being called. */
+const char *parley_call_operation(const struct parley_call *call);
+
+/*
+ * Return the wsa:MessageID of the request, or NULL when it had none. The
+ * string belongs to the call.
+ */
+const char *parley_call_message_id(const struct parley_call *call);
+
+/*
+ * Point *data and *len at the conversation's bean as it was before this
+ * message (a new conversation's bean is empty: *data NULL, *len 0). The bytes
+ * belong to the call and stay valid until the handler returns; they are not
+ * changed by parley_bean_set. Returns 0, or PARLEY_ESTATE for phase "none".
+ */
+int parley_bean_get(const struct parley_call *call, const void **data, size_t *len);
+
+/*
+ * Replace the conversation's bean with a copy of len bytes at data. The new
+ * bean is stored, in the same transaction as the response, only when the
+ * handler returns 0; a fault leaves the stored bean as it was. Returns 0,
+ * PARLEY_ESTATE for phase "none", PARLEY_ELIMIT when len is over the node's
+ * max_bean_bytes, or PARLEY_ENOMEM; on failure the pending bean is unchanged.
+ */
+int parley_bean_set(struct parley_call *call, const void *data, size_t len);
+
+/*
+ * Record a fault as the answer to this message and return PARLEY_EFAULT, for
+ * the handler to return: `return parley_fault(call, PARLEY_FAULT_SENDER,
+ * "qty must be positive, got %d", qty);`. The reason is formatted like printf
+ * and cut at 511 bytes. Nothing the handler did to the bean is stored.
+ */
+int parley_fault(struct parley_call *call, enum parley_fault_code code,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Log levels for parley_log. */
+enum parley_log_level {
+	PARLEY_LOG_WARN = 0,
+	PARLEY_LOG_INFO,
+	PARLEY_LOG_DEBUG
+};
+
+/*
+ * Write a line to the node's log, prefixed with the service, operation and
+ * conversation of the call (call may be NULL). Nothing is formatted when the
+ * node's log level is below level.
+ */
+void parley_log(const struct parley_call *call, enum parley_log_level level,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ------------------------------------------------------------------------
+ * Module ABI: used by the glue that parley-gen writes, not by handlers.
+ * ------------------------------------------------------------------------ */
+
+#define PARLEY_MODULE_ABI 1
+#define PARLEY_MODULE_SYMBOL "parley_module"
+
+/*
+ * Run one operation: read the request element from soap (positioned inside
+ * SOAP-ENV:Body), call the handler, write the response with
+ * parley_call_response_begin/end. Returns 0, a gSOAP error code (> 0) when the
+ * request could not be read or the response written, or PARLEY_EFAULT when the
+ * handler answered with a fault.
+ */
+typedef int (*parley_invoke_fn)(struct soap *soap, struct parley_call *call);
+
+struct parley_operation {
+	const char *name;           /* the WSDL operation name */
+	const char *request_tag;    /* qualified tag of the request element, e.g. "cart:AddItem" */
+	parley_invoke_fn invoke;
+};
+
+struct parley_module {
+	unsigned abi;                           /* PARLEY_MODULE_ABI */
+	const char *name;                       /* the name parley-gen was given */
+	struct Namespace *namespaces;           /* the module's gSOAP namespace table */
+	const struct parley_operation *operations;
+	unsigned n_operations;
+};
+
+/*
+ * Finish reading the request after its body element: the end of Body and
+ * Envelope. Returns 0 or a gSOAP error code.
+ */
+int parley_call_request_end(struct parley_call *call, struct soap *soap);
+
+/*
+ * Start the response: the envelope, the reply headers (wsa:Action,
+ * wsa:RelatesTo, the conversation ID) and the Body start tag, written to the
+ * call's response buffer. Returns 0 or a gSOAP error code.
+ */
+int parley_call_response_begin(struct parley_call *call, struct soap *soap);
+
+/* End the response started by parley_call_response_begin. */
+int parley_call_response_end(struct parley_call *call, struct soap *soap);
+
+#define PARLEY_EXPORT __attribute__((visibility("default")))
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PARLEY_H */

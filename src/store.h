@@ -1,0 +1,166 @@
+/*
+ * store.h - beans and conversation metadata in Berkeley DB.
+ *
+ * One environment per group holds four databases: the bean of each
+ * conversation, its metadata (service, times, sequence, state, the ring of
+ * recently answered message IDs), the responses kept for retries, and the
+ * start messages already answered. Every change of one message is one
+ * transaction. Only store.c and its helpers include <db.h>.
+ *
+ * The store does not serialise access to a conversation: callers hold the
+ * conversation (gate.h) while they load and commit it.
+ */
+#ifndef PARLEY_STORE_H
+#define PARLEY_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+enum store_mode { STORE_MEMORY = 0, STORE_DISK };
+enum store_sync { STORE_SYNC_FULL = 0, STORE_SYNC_WRITE, STORE_SYNC_NONE };
+
+#define STORE_RING_MAX 64          /* upper bound of retry_keep */
+#define STORE_SERVICE_MAX 64       /* bytes of a service name, with its NUL */
+
+struct store_config {
+	const char *home;          /* environment directory for STORE_DISK (created if missing); unused in memory */
+	enum store_mode mode;
+	enum store_sync sync;
+	size_t cache_bytes;        /* Berkeley DB cache; 0: 32 MiB */
+	unsigned retry_keep;       /* responses kept per conversation, 1..STORE_RING_MAX; 0: 16 */
+};
+
+enum conv_state { CONV_LIVE = 1, CONV_ENDED = 2, CONV_EXPIRED = 3 };
+
+/* A conversation's metadata, stored beside its bean. Times are ms since the epoch. */
+struct conv_meta {
+	char service[STORE_SERVICE_MAX];
+	int64_t created_ms;
+	int64_t last_access_ms;
+	uint64_t seq;              /* messages processed; the next commit stores seq + 1 */
+	enum conv_state state;
+	int64_t ended_ms;          /* when it ended or expired; 0 while live */
+	uint32_t max_age_s;        /* expiry from the descriptor at start; 0: none */
+	uint32_t max_idle_s;
+	uint32_t bean_version;     /* the service version that wrote the bean */
+	char *start_msgid;         /* the start message's wsa:MessageID, or NULL; owned by the meta */
+	/* private to the store: the last retry_keep answered messages */
+	unsigned ring_len;
+	uint64_t ring_hash[STORE_RING_MAX];
+	uint64_t ring_seq[STORE_RING_MAX];
+};
+
+/* Release what a conv_meta owns (start_msgid); the struct can be reused. */
+void conv_meta_clear(struct conv_meta *m);
+
+/* Why a conversation has expired at now_ms: 0 (it has not), 1 max_age, 2 max_idle. */
+int conv_meta_expired(const struct conv_meta *m, int64_t now_ms);
+
+/* A conversation as loaded for one message. */
+struct store_conv {
+	struct conv_meta meta;
+	struct buf bean;
+	int replay;                /* 1: msgid was answered before; response holds the answer */
+	int replay_soap;           /* its SOAP version (1 or 2) */
+	struct buf response;
+};
+
+/* Release a store_conv's memory; it is zeroed and reusable. */
+void store_conv_clear(struct store_conv *c);
+
+struct store;
+
+/*
+ * Open (creating, and recovering after a crash) the store described by cfg.
+ * On failure returns PARLEY_EIO or PARLEY_EINVAL with a message naming the
+ * problem and what to do in err, and *out is NULL.
+ */
+int store_open(struct store **out, const struct store_config *cfg, char *err, size_t errlen);
+
+/* Close the store: checkpoints in disk mode. NULL is allowed. */
+void store_close(struct store *st);
+
+/*
+ * Load conversation id into out (which must be zeroed or cleared). When msgid
+ * is not NULL and the conversation answered that message before, out->replay
+ * is 1 and out->response holds the stored answer. Ended and expired
+ * conversations load with their state (their bean empty) until purged.
+ * Returns 0, PARLEY_ENOENT when the store never had it or purged it,
+ * PARLEY_EIO or PARLEY_ENOMEM.
+ */
+int store_load(struct store *st, const char *id, const char *msgid, struct store_conv *out);
+
+/*
+ * Look up a start message answered before: when msgid started a
+ * conversation, copies its ID to id (idlen bytes at most) and the stored
+ * answer to response, with its SOAP version in *soap, and returns 0.
+ * Returns PARLEY_ENOENT when msgid started nothing kept, or PARLEY_EIO.
+ */
+int store_find_start(struct store *st, const char *msgid, char *id, size_t idlen,
+    struct buf *response, int *soap);
+
+enum store_kind { STORE_START = 1, STORE_UPDATE, STORE_FINISH };
+
+struct store_commit {
+	const char *id;
+	enum store_kind kind;
+	struct conv_meta *meta;    /* written as given; the store updates its ring */
+	const void *bean;          /* the bean to store when bean_changed (START: always) */
+	size_t bean_len;
+	int bean_changed;
+	const char *msgid;         /* the message answered, or NULL: nothing kept for retries */
+	const void *response;      /* its answer */
+	size_t response_len;
+	int soap;                  /* the answer's SOAP version */
+};
+
+/*
+ * Store one message's effects in one transaction: the metadata, the bean
+ * (written when changed; deleted for STORE_FINISH, after which the metadata
+ * says CONV_ENDED), the answer under msgid (dropping the oldest beyond
+ * retry_keep) and, for STORE_START with a msgid, the start index. Deadlocks
+ * are retried. Returns 0 once committed (with the configured sync), or
+ * PARLEY_EIO / PARLEY_ENOMEM with nothing stored.
+ */
+int store_commit(struct store *st, const struct store_commit *c);
+
+/*
+ * Expire a live conversation: delete its bean and mark it CONV_EXPIRED at
+ * now_ms, keeping its answers until it is purged. Returns 0, PARLEY_ENOENT
+ * when it is unknown or no longer live, or PARLEY_EIO.
+ */
+int store_expire(struct store *st, const char *id, int64_t now_ms);
+
+/*
+ * Delete everything kept of a conversation that is no longer live: metadata,
+ * answers and its start index entry. Returns 0, PARLEY_ENOENT, PARLEY_ESTATE
+ * when it is still live, or PARLEY_EIO.
+ */
+int store_purge(struct store *st, const char *id);
+
+/*
+ * Call cb for every conversation in the store with its metadata, in key
+ * order, in batches: the callback runs with no cursor or transaction open, so
+ * it may call store_expire and store_purge. cb returns 0 to go on or nonzero
+ * to stop (which store_scan returns). Returns 0, or PARLEY_EIO.
+ */
+int store_scan(struct store *st, int (*cb)(void *arg, const char *id, const struct conv_meta *m),
+    void *arg);
+
+/* The number of live conversations, in all and of one service. */
+unsigned store_live_count(struct store *st);
+unsigned store_service_count(struct store *st, const char *service);
+
+/*
+ * Call cb once per service that has live conversations, with its count.
+ * The callback must not call into the store.
+ */
+void store_each_service(struct store *st, void (*cb)(void *arg, const char *service, unsigned n),
+    void *arg);
+
+/* Checkpoint and remove log files no longer needed (disk mode). Returns 0 or PARLEY_EIO. */
+int store_checkpoint(struct store *st);
+
+#endif /* PARLEY_STORE_H */
