@@ -1,0 +1,511 @@
+/*
+ * parleyd.c - the Parley node: reads its configuration, opens the store,
+ * loads the deployed services, serves HTTP on a pool of workers, and runs
+ * the housekeeping (timeouts, expiry, checkpoints) on its main thread until
+ * SIGTERM or SIGINT.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libxml/parser.h>
+
+#include "conf.h"
+#include "dispatch.h"
+#include "frontend.h"
+#include "idgen.h"
+#include "log.h"
+#include "parley.h"
+#include "registry.h"
+#include "server.h"
+#include "store.h"
+
+/* Set by the signal handlers only; read by the main loop. */
+static volatile sig_atomic_t got_stop;
+static volatile sig_atomic_t got_reload;
+
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	got_stop = 1;
+}
+
+static void
+on_reload(int sig)
+{
+	(void)sig;
+	got_reload = 1;
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: parleyd [-dnv] [-f FILE] [-D key=value]...\n"
+	    "\n"
+	    "Parley node: serves the conversational SOAP services in deploy_dir.\n"
+	    "\n"
+	    "  -d          stay in the foreground and log to stderr\n"
+	    "  -n          check the configuration and the services, say \"configuration OK\", exit\n"
+	    "  -v          more log detail (-vv: debug); with -n, print the effective configuration\n"
+	    "  -f FILE     read the configuration from FILE (default: built-in defaults only)\n"
+	    "  -D key=value  set one configuration key, over the file\n"
+	    "  -h, --help  this text;  -V, --version  the version\n"
+	    "\n"
+	    "Configuration keys (parleyd.conf(5)):\n");
+	conf_print_help(f);
+	fprintf(f, "\nSignals: SIGTERM/SIGINT stop cleanly, SIGHUP re-reads FILE.\n");
+}
+
+/* Options as given on the command line, kept to re-read the file on SIGHUP. */
+struct options {
+	int foreground;
+	int check;
+	int verbose;
+	const char *file;
+	const char **defines;
+	int n_defines;
+};
+
+static int
+read_conf(const struct options *o, struct conf *c, char *err, size_t errlen)
+{
+	int i, rc;
+
+	conf_defaults(c);
+	if (o->file != NULL && (rc = conf_load(c, o->file, err, errlen)) != 0)
+		return rc;
+	for (i = 0; i < o->n_defines; i++)
+		if ((rc = conf_override(c, o->defines[i], err, errlen)) != 0)
+			return rc;
+	if (o->verbose > 0 && c->log_level < LOG_LEVEL_INFO + o->verbose)
+		c->log_level = LOG_LEVEL_INFO + o->verbose > LOG_LEVEL_DEBUG ? LOG_LEVEL_DEBUG
+		    : LOG_LEVEL_INFO + o->verbose;
+	return conf_check(c, err, errlen);
+}
+
+static int
+parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch;
+
+	memset(o, 0, sizeof *o);
+	o->defines = calloc((size_t)argc, sizeof *o->defines);
+	if (o->defines == NULL)
+		fatalx("out of memory");
+	while ((ch = getopt_long(argc, argv, "dnvf:D:hV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			o->foreground = 1;
+			break;
+		case 'n':
+			o->check = 1;
+			break;
+		case 'v':
+			o->verbose++;
+			break;
+		case 'f':
+			o->file = optarg;
+			break;
+		case 'D':
+			o->defines[o->n_defines++] = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("parleyd %s\n", PACKAGE_VERSION);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "parleyd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
+/* mkdir -p with mode 0700 for what it creates. */
+static int
+make_dirs(const char *path)
+{
+	char tmp[CONF_PATH_MAX];
+	char *p;
+
+	if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
+		return -1;
+	for (p = tmp + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+/*
+ * Take data_dir's lock file, so that two nodes never open one store (the
+ * store recovers at open, which would wreck a store in use). Returns the
+ * file descriptor, kept open for the life of the process, or -1.
+ */
+static int
+lock_data_dir(const char *dir)
+{
+	char path[CONF_PATH_MAX + 32];
+	char pid[32];
+	int fd;
+
+	snprintf(path, sizeof path, "%s/parleyd.lock", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		log_warn("cannot open %s", path);
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		log_warnx("another parleyd (pid %s) is using data_dir %s: stop it, or give this node "
+		    "another data_dir", pid[0] ? pid : "?", dir);
+		close(fd);
+		return -1;
+	}
+	snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, strlen(pid), 0) < 0)
+		log_warn("cannot write %s", path);
+	return fd;
+}
+
+static void
+write_pid_file(const char *path)
+{
+	FILE *f;
+
+	if (path[0] == '\0')
+		return;
+	f = fopen(path, "w");
+	if (f == NULL) {
+		log_warn("cannot write pid_file %s", path);
+		return;
+	}
+	fprintf(f, "%ld\n", (long)getpid());
+	fclose(f);
+}
+
+/*
+ * Go to the background. The parent waits on a pipe until the child says it
+ * is serving (or why it could not), so `parleyd` returns only once the node
+ * answers, and its exit status tells whether it started.
+ */
+static int
+daemonize(int *ready_fd)
+{
+	int fds[2];
+	pid_t pid;
+	char msg[512];
+	ssize_t n;
+
+	if (pipe2(fds, O_CLOEXEC) != 0)
+		fatal("pipe");
+	pid = fork();
+	if (pid < 0)
+		fatal("fork");
+	if (pid > 0) {
+		close(fds[1]);
+		n = read(fds[0], msg, sizeof msg - 1);
+		if (n > 0 && msg[0] == 'R')
+			exit(0);
+		msg[n > 0 ? n : 0] = '\0';
+		fprintf(stderr, "parleyd: did not start%s%s\n", n > 0 ? ": " : "", n > 0 ? msg : "");
+		exit(1);
+	}
+	close(fds[0]);
+	if (setsid() < 0)
+		fatal("setsid");
+	*ready_fd = fds[1];
+	return 0;
+}
+
+static void
+tell_parent(int *ready_fd, const char *msg)
+{
+	if (*ready_fd < 0)
+		return;
+	if (write(*ready_fd, msg, strlen(msg)) < 0)
+		log_warn("cannot tell the parent process");
+	close(*ready_fd);
+	*ready_fd = -1;
+}
+
+static void
+detach_stdio(void)
+{
+	int fd = open("/dev/null", O_RDWR);
+
+	if (fd < 0)
+		return;
+	dup2(fd, STDIN_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	if (fd > STDERR_FILENO)
+		close(fd);
+}
+
+/* SIGHUP: re-read the file; keep the old configuration when the new one is bad. */
+static void
+reload(const struct options *o, struct conf *cur, struct dispatch *d)
+{
+	struct conf next;
+	char err[1024];
+
+	if (read_conf(o, &next, err, sizeof err) != 0) {
+		log_warnx("SIGHUP: the new configuration is not valid, keeping the old one: %s", err);
+		return;
+	}
+	if (strcmp(next.listen, cur->listen) != 0 || strcmp(next.data_dir, cur->data_dir) != 0 ||
+	    next.store != cur->store || next.sync != cur->sync ||
+	    strcmp(next.deploy_dir, cur->deploy_dir) != 0 || next.workers != cur->workers ||
+	    strcmp(next.node_id, cur->node_id) != 0)
+		log_warnx("SIGHUP: listen, data_dir, store, sync, deploy_dir, workers and node_id "
+		    "change only at a restart");
+	cur->log_level = next.log_level;
+	cur->max_headers = next.max_headers;
+	cur->max_conversations = next.max_conversations;
+	cur->max_bean_bytes = next.max_bean_bytes;
+	cur->sweep_interval_ms = next.sweep_interval_ms;
+	cur->tombstone_ttl_ms = next.tombstone_ttl_ms;
+	cur->checkpoint_interval_ms = next.checkpoint_interval_ms;
+	log_set_level(cur->log_level);
+	dispatch_set_limits(d, cur->max_headers, cur->max_conversations, cur->max_bean_bytes);
+	log_info("SIGHUP: configuration re-read");
+}
+
+static int
+is_wildcard(const char *listen)
+{
+	return strncmp(listen, "0.0.0.0:", 8) == 0 || strncmp(listen, "[::]:", 5) == 0 ||
+	    listen[0] == ':';
+}
+
+static void
+sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	/* A signal cuts the sleep short, which is what the main loop wants. */
+	nanosleep(&ts, NULL);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options opt;
+	struct conf conf;
+	struct registry *reg = NULL;
+	struct store *st = NULL;
+	struct dispatch *disp = NULL;
+	struct dispatch_worker *house = NULL;
+	struct server *srv = NULL;
+	struct frontend fe;
+	struct server_hooks hooks;
+	struct server_config scfg;
+	struct store_config stcfg;
+	struct dispatch_config dcfg;
+	struct sigaction sa;
+	sigset_t block, old;
+	char err[2048];
+	char home[CONF_PATH_MAX + 64];
+	int ready_fd = -1, lock_fd = -1, status = 1;
+	int64_t next_sweep, next_checkpoint, now;
+	unsigned i, n;
+
+	if (parse_options(argc, argv, &opt) != 0)
+		return 2;
+	log_init("parleyd", 1, LOG_LEVEL_INFO);
+	if (read_conf(&opt, &conf, err, sizeof err) != 0) {
+		fprintf(stderr, "parleyd: %s\n", err);
+		return 1;
+	}
+	xmlInitParser();
+	if (opt.check) {
+		if (registry_load(&reg, conf.deploy_dir, err, sizeof err) != 0) {
+			fprintf(stderr, "parleyd: %s\n", err);
+			return 1;
+		}
+		if (opt.verbose > 0)
+			conf_print(stdout, &conf);
+		printf("configuration OK (%u service%s in %s)\n", registry_count(reg),
+		    registry_count(reg) == 1 ? "" : "s", conf.deploy_dir);
+		registry_free(reg);
+		return 0;
+	}
+
+	log_init("parleyd", opt.foreground, conf.log_level);
+	if (!opt.foreground)
+		daemonize(&ready_fd);
+
+	if (conf.store == STORE_DISK) {
+		if (make_dirs(conf.data_dir) != 0) {
+			snprintf(err, sizeof err, "cannot create data_dir %s: %s", conf.data_dir,
+			    strerror(errno));
+			goto fail_msg;
+		}
+		lock_fd = lock_data_dir(conf.data_dir);
+		if (lock_fd < 0) {
+			snprintf(err, sizeof err, "data_dir %s is locked by another parleyd", conf.data_dir);
+			goto fail_msg;
+		}
+	}
+	if (registry_load(&reg, conf.deploy_dir, err, sizeof err) != 0)
+		goto fail_msg;
+
+	memset(&stcfg, 0, sizeof stcfg);
+	snprintf(home, sizeof home, "%s/groups/%s", conf.data_dir, conf.node_id);
+	stcfg.home = home;
+	stcfg.mode = conf.store;
+	stcfg.sync = conf.sync;
+	stcfg.cache_bytes = conf.cache_size;
+	stcfg.retry_keep = conf.retry_keep;
+	if (store_open(&st, &stcfg, err, sizeof err) != 0)
+		goto fail_msg;
+
+	memset(&dcfg, 0, sizeof dcfg);
+	dcfg.node_id = conf.node_id;
+	dcfg.max_headers = conf.max_headers;
+	dcfg.max_conversations = conf.max_conversations;
+	dcfg.max_bean_bytes = conf.max_bean_bytes;
+	dcfg.max_queue = conf.max_queue;
+	if (dispatch_create(&disp, &dcfg, reg, st) != 0) {
+		snprintf(err, sizeof err, "cannot set up the dispatcher");
+		goto fail_msg;
+	}
+	house = dispatch_worker_new(disp);
+	if (house == NULL) {
+		snprintf(err, sizeof err, "out of memory");
+		goto fail_msg;
+	}
+
+	memset(&sa, 0, sizeof sa);
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_reload;
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	/* Workers inherit a mask with these blocked, so signals reach the main thread. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+
+	memset(&fe, 0, sizeof fe);
+	fe.dispatch = disp;
+	fe.registry = reg;
+	fe.store = st;
+	fe.conf = &conf;
+	fe.started_ms = dispatch_now_ms();
+	fe.listen_wildcard = is_wildcard(conf.listen);
+	frontend_hooks(&fe, &hooks);
+	memset(&scfg, 0, sizeof scfg);
+	scfg.listen = conf.listen;
+	scfg.workers = conf.workers;
+	scfg.max_connections = conf.max_connections;
+	scfg.recv_timeout_ms = conf.recv_timeout_ms;
+	scfg.send_timeout_ms = conf.send_timeout_ms;
+	scfg.keepalive_timeout_ms = conf.keepalive_timeout_ms;
+	scfg.limits.max_body = conf.max_message_bytes;
+	if (server_start(&srv, &scfg, &hooks, err, sizeof err) != 0) {
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		goto fail_msg;
+	}
+	fe.server = srv;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	write_pid_file(conf.pid_file);
+
+	n = registry_count(reg);
+	log_info("parleyd %s node %s serving on %s: store %s%s%s, %u service%s", PACKAGE_VERSION,
+	    conf.node_id, server_address(srv), conf.store == STORE_DISK ? "disk in " : "memory",
+	    conf.store == STORE_DISK ? conf.data_dir : "", "", n, n == 1 ? "" : "s");
+	for (i = 0; i < n; i++)
+		log_info("service %s at http://%s/services/%s (WSDL: ?wsdl)", registry_at(reg, i)->name,
+		    server_address(srv), registry_at(reg, i)->name);
+	if (ready_fd >= 0) {
+		tell_parent(&ready_fd, "R");
+		detach_stdio();
+	}
+
+	now = dispatch_now_ms();
+	next_sweep = now + conf.sweep_interval_ms;
+	next_checkpoint = now + conf.checkpoint_interval_ms;
+	while (!got_stop) {
+		sleep_ms(100);
+		if (got_reload) {
+			got_reload = 0;
+			reload(&opt, &conf, disp);
+		}
+		server_tick(srv);
+		now = dispatch_now_ms();
+		if (now >= next_sweep) {
+			unsigned expired = dispatch_sweep(disp, house, now, conf.tombstone_ttl_ms);
+			if (expired > 0)
+				log_info("expired %u conversation%s", expired, expired == 1 ? "" : "s");
+			next_sweep = now + conf.sweep_interval_ms;
+		}
+		if (now >= next_checkpoint) {
+			if (store_checkpoint(st) != 0)
+				log_warnx("checkpoint failed; the store keeps its logs until one succeeds");
+			next_checkpoint = now + conf.checkpoint_interval_ms;
+		}
+	}
+	log_info("stopping: finishing requests in flight");
+	server_stop(srv, 10000);
+	srv = NULL;
+	status = 0;
+	goto out;
+fail_msg:
+	log_warnx("%s", err);
+	tell_parent(&ready_fd, err);
+out:
+	server_stop(srv, 0);
+	dispatch_worker_free(house);
+	dispatch_destroy(disp);
+	store_close(st);
+	registry_free(reg);
+	if (status == 0) {
+		if (conf.pid_file[0] != '\0')
+			unlink(conf.pid_file);
+		log_info("stopped");
+	}
+	if (lock_fd >= 0)
+		close(lock_fd);
+	xmlCleanupParser();
+	free(opt.defines);
+	return status;
+}

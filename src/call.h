@@ -1,0 +1,38 @@
+/*
+ * call.h - private: the struct behind the handler API's struct parley_call,
+ * filled by dispatch.c for one message and read by call.c's API functions.
+ */
+#ifndef PARLEY_CALL_H
+#define PARLEY_CALL_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "envelope.h"
+#include "parley.h"
+#include "registry.h"
+
+enum call_stage {
+	CALL_READING = 0,      /* the glue is reading the request */
+	CALL_HANDLING,         /* the handler runs */
+	CALL_WRITING           /* the glue is writing the response */
+};
+
+struct parley_call {
+	const struct service *svc;
+	const struct operation *op;
+	const struct envelope *env;
+	const char *id;                 /* conversation ID, NULL for phase none */
+	size_t max_bean_bytes;
+	const void *bean_in;            /* the stored bean; owned by the dispatcher */
+	size_t bean_in_len;
+	struct buf bean_out;            /* the handler's new bean */
+	int bean_set;
+	int faulted;
+	struct fault fault;
+	enum call_stage stage;
+	struct buf *response;           /* the response envelope goes here */
+	const char *soap_out;           /* gSOAP's output string (soap->os) */
+};
+
+#endif /* PARLEY_CALL_H */

@@ -1,0 +1,811 @@
+/*
+ * dispatch.c - one SOAP message from its bytes to its answer (dispatch.h).
+ * The order matters: everything that can be checked without the
+ * conversation is checked before it is held; nothing is stored unless the
+ * handler answered and the answer was written.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "envH.h"
+
+#include "call.h"
+#include "dispatch.h"
+#include "envelope.h"
+#include "gate.h"
+#include "idgen.h"
+#include "log.h"
+#include "parley.h"
+#include "registry.h"
+#include "store.h"
+
+#define START_KEY_PREFIX "start:"
+
+struct dispatch {
+	char node_id[IDGEN_GROUP_MAX + 1];
+	struct registry *reg;
+	struct store *st;
+	struct gate *gate;
+	atomic_uint max_headers;
+	atomic_uint max_conversations;
+	atomic_size_t max_bean_bytes;
+	atomic_uint_fast64_t messages, faults, replays, parked, started, finished, expired;
+};
+
+struct dispatch_worker {
+	struct dispatch *d;
+	struct soap *soap;
+};
+
+int64_t
+dispatch_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+dispatch_create(struct dispatch **out, const struct dispatch_config *cfg, struct registry *reg,
+    struct store *st)
+{
+	struct dispatch *d;
+
+	*out = NULL;
+	if (!idgen_group_valid(cfg->node_id))
+		return PARLEY_EINVAL;
+	d = calloc(1, sizeof *d);
+	if (d == NULL)
+		return PARLEY_ENOMEM;
+	snprintf(d->node_id, sizeof d->node_id, "%s", cfg->node_id);
+	d->reg = reg;
+	d->st = st;
+	if (gate_create(&d->gate, cfg->max_queue) != 0) {
+		free(d);
+		return PARLEY_ENOMEM;
+	}
+	dispatch_set_limits(d, cfg->max_headers, cfg->max_conversations, cfg->max_bean_bytes);
+	*out = d;
+	return 0;
+}
+
+void
+dispatch_destroy(struct dispatch *d)
+{
+	if (d == NULL)
+		return;
+	gate_destroy(d->gate);
+	free(d);
+}
+
+void
+dispatch_set_limits(struct dispatch *d, unsigned max_headers, unsigned max_conversations,
+    size_t max_bean_bytes)
+{
+	atomic_store(&d->max_headers, max_headers);
+	atomic_store(&d->max_conversations, max_conversations);
+	atomic_store(&d->max_bean_bytes, max_bean_bytes);
+}
+
+/* gSOAP would fault on headers marked mustUnderstand that its empty header
+ * type does not know; envelope_read has already judged every header. */
+static int
+ignore_header(struct soap *soap, const char *tag)
+{
+	(void)soap;
+	(void)tag;
+	return SOAP_OK;
+}
+
+struct dispatch_worker *
+dispatch_worker_new(struct dispatch *d)
+{
+	struct dispatch_worker *w;
+
+	w = calloc(1, sizeof *w);
+	if (w == NULL)
+		return NULL;
+	w->d = d;
+	/* Strict: required elements and well-formed tags are checked; UTF-8 kept as is. */
+	w->soap = soap_new1(SOAP_XML_STRICT | SOAP_C_UTFSTRING);
+	if (w->soap == NULL) {
+		free(w);
+		return NULL;
+	}
+	w->soap->fignore = ignore_header;
+	w->soap->maxlevel = 64;
+	w->soap->maxoccurs = 100000;
+	return w;
+}
+
+void
+dispatch_worker_free(struct dispatch_worker *w)
+{
+	if (w == NULL)
+		return;
+	soap_destroy(w->soap);
+	soap_end(w->soap);
+	soap_free(w->soap);
+	free(w);
+}
+
+/* Answer m with fault f (in m's SOAP version), naming conversation id when known. */
+static int
+answer_fault(struct dispatch *d, struct message *m, const char *id, const struct fault *f)
+{
+	enum soap_version v = m->env.soap == SOAP_V12 ? SOAP_V12 : SOAP_V11;
+
+	atomic_fetch_add(&d->faults, 1);
+	buf_reset(m->out);
+	if (envelope_write_fault(m->out, v, &m->env, id, f) != 0) {
+		buf_reset(m->out);
+		m->status = 500;
+		m->content_type = "text/plain; charset=utf-8";
+		buf_puts(m->out, "out of memory\n");
+		return 0;
+	}
+	m->status = fault_http_status(v, f);
+	m->content_type = envelope_content_type(v);
+	log_debug("fault %s%s%s: %s", f->subcode != NULL ? f->subcode : "",
+	    f->subsubcode != NULL ? "/" : "", f->subsubcode != NULL ? f->subsubcode : "", f->reason);
+	return 0;
+}
+
+static int
+answer_ok(struct message *m, enum soap_version v)
+{
+	m->status = 200;
+	m->content_type = envelope_content_type(v);
+	return 0;
+}
+
+static int
+answer_replay(struct dispatch *d, struct message *m, const struct buf *response, int soap)
+{
+	atomic_fetch_add(&d->replays, 1);
+	buf_reset(m->out);
+	if (buf_append(m->out, response->data, response->len) != 0) {
+		struct fault f;
+		fault_set(&f, FAULT_RECEIVER, NULL, NULL, "out of memory");
+		return answer_fault(d, m, NULL, &f);
+	}
+	return answer_ok(m, soap == SOAP_V12 ? SOAP_V12 : SOAP_V11);
+}
+
+/* A reply or fault address other than anonymous is not ours to use yet. */
+static int
+check_reply_addresses(const struct envelope *env, struct fault *f, int *one_way)
+{
+	const char *anon = env->wsa == WSA_2004 ? WSA2004_ANONYMOUS : WSA10_ANONYMOUS;
+
+	*one_way = 0;
+	if (env->reply_to != NULL && strcmp(env->reply_to, anon) != 0) {
+		if (env->wsa == WSA_10 && strcmp(env->reply_to, WSA10_NONE) == 0) {
+			*one_way = 1;
+		} else {
+			fault_set(f, FAULT_SENDER, env->wsa == WSA_2004 ? NS_WSA2004 : NS_WSA10,
+			    "OnlyAnonymousAddressSupported",
+			    "wsa:ReplyTo is %s, but this node answers only on the connection the request "
+			    "came on (use the anonymous address)", env->reply_to);
+			f->problem_header_ns = env->wsa == WSA_2004 ? NS_WSA2004 : NS_WSA10;
+			f->problem_header = "ReplyTo";
+			return PARLEY_EFAULT;
+		}
+	}
+	if (env->fault_to != NULL && strcmp(env->fault_to, anon) != 0 &&
+	    !(env->wsa == WSA_10 && strcmp(env->fault_to, WSA10_NONE) == 0)) {
+		fault_set(f, FAULT_SENDER, env->wsa == WSA_2004 ? NS_WSA2004 : NS_WSA10,
+		    "OnlyAnonymousAddressSupported",
+		    "wsa:FaultTo is %s, but this node answers only on the connection the request "
+		    "came on (use the anonymous address)", env->fault_to);
+		f->problem_header_ns = env->wsa == WSA_2004 ? NS_WSA2004 : NS_WSA10;
+		f->problem_header = "FaultTo";
+		return PARLEY_EFAULT;
+	}
+	return 0;
+}
+
+/* The service name in a wsa:To URL's path /services/NAME, copied to name. */
+static int
+service_from_to(const char *to, char *name, size_t len)
+{
+	const char *p = strstr(to, "/services/");
+	size_t n;
+
+	if (p == NULL)
+		return PARLEY_ENOENT;
+	p += strlen("/services/");
+	n = strcspn(p, "/?#");
+	if (n == 0 || n >= len)
+		return PARLEY_ENOENT;
+	memcpy(name, p, n);
+	name[n] = '\0';
+	return 0;
+}
+
+static int
+same_element(const struct operation *op, const struct envelope *env)
+{
+	return env->body_name != NULL && op->request_name != NULL &&
+	    strcmp(op->request_name, env->body_name) == 0 &&
+	    strcmp(op->request_ns != NULL ? op->request_ns : "",
+		env->body_ns != NULL ? env->body_ns : "") == 0;
+}
+
+/* Choose the service and operation of m, or fill f. */
+static int
+route(struct dispatch *d, struct message *m, const struct service **svcp,
+    const struct operation **opp, struct fault *f)
+{
+	const struct envelope *env = &m->env;
+	const struct service *svc = NULL;
+	const struct operation *op;
+	const char *action;
+	char name[128];
+
+	if (m->service != NULL)
+		svc = registry_find(d->reg, m->service);
+	else if (env->to != NULL && service_from_to(env->to, name, sizeof name) == 0)
+		svc = registry_find(d->reg, name);
+	if (svc == NULL) {
+		fault_set(f, FAULT_SENDER, NULL, NULL,
+		    "no service %s is deployed on this node (GET /parley/status lists them)",
+		    m->service != NULL ? m->service : env->to != NULL ? env->to : "named in the request");
+		f->http_status = 404;
+		return PARLEY_EFAULT;
+	}
+	if (env->action != NULL && m->soap_action != NULL && m->soap_action[0] != '\0' &&
+	    strcmp(env->action, m->soap_action) != 0) {
+		fault_set(f, FAULT_SENDER, env->wsa == WSA_2004 ? NS_WSA2004 : NS_WSA10,
+		    "ActionMismatch", "wsa:Action %s differs from the SOAP action %s", env->action,
+		    m->soap_action);
+		f->problem_header_ns = env->wsa == WSA_2004 ? NS_WSA2004 : NS_WSA10;
+		f->problem_header = "Action";
+		return PARLEY_EFAULT;
+	}
+	action = env->action != NULL ? env->action
+	    : (m->soap_action != NULL && m->soap_action[0] != '\0' ? m->soap_action : NULL);
+	op = registry_operation(svc, action, env->body_ns, env->body_name);
+	if (op == NULL && action != NULL) {
+		fault_set(f, FAULT_SENDER, env->wsa == WSA_2004 ? NS_WSA2004 : NS_WSA10,
+		    "ActionNotSupported", "service %s has no operation for the action %s", svc->name,
+		    action);
+		f->problem_action = action;
+		return PARLEY_EFAULT;
+	}
+	if (op == NULL) {
+		fault_set(f, FAULT_SENDER, NULL, NULL,
+		    "service %s has no operation that takes {%s}%s", svc->name,
+		    env->body_ns != NULL ? env->body_ns : "",
+		    env->body_name != NULL ? env->body_name : "(an empty Body)");
+		return PARLEY_EFAULT;
+	}
+	if (!same_element(op, env)) {
+		fault_set(f, FAULT_SENDER, NULL, NULL,
+		    "the action names operation %s, which takes {%s}%s, but the Body holds {%s}%s",
+		    op->name, op->request_ns != NULL ? op->request_ns : "", op->request_name,
+		    env->body_ns != NULL ? env->body_ns : "",
+		    env->body_name != NULL ? env->body_name : "nothing");
+		return PARLEY_EFAULT;
+	}
+	*svcp = svc;
+	*opp = op;
+	return 0;
+}
+
+/*
+ * Run op's glue and handler over m's envelope with call, leaving the answer
+ * in m->out. Returns 0, or PARLEY_EFAULT with f filled (the handler's fault,
+ * or a request gSOAP could not read).
+ */
+static int
+invoke(struct dispatch_worker *w, struct message *m, const struct service *svc,
+    struct parley_call *call, struct fault *f)
+{
+	struct soap *soap = w->soap;
+	int rc;
+
+	buf_reset(m->out);
+	call->response = m->out;
+	call->stage = CALL_READING;
+	soap_set_namespaces(soap, svc->module->namespaces);
+	soap->is = m->body;
+	soap->user = call;
+	soap->imode |= SOAP_ENC_PLAIN;
+	soap->omode |= SOAP_ENC_PLAIN;
+	rc = soap_begin_serve(soap);
+	if (rc == 0)
+		rc = call->op->module_op->invoke(soap, call);
+	if (rc == PARLEY_EFAULT && call->faulted) {
+		*f = call->fault;
+		goto fail;
+	}
+	if (rc != 0) {
+		const char **s;
+		const char *reason = NULL;
+
+		if (rc < 0)
+			soap->error = SOAP_FAULT;
+		soap_set_fault(soap);
+		s = soap_faultstring(soap);
+		reason = s != NULL && *s != NULL ? *s : "the request could not be read";
+		if (call->stage == CALL_READING)
+			fault_set(f, FAULT_SENDER, NULL, NULL, "%s", reason);
+		else
+			fault_set(f, FAULT_RECEIVER, NULL, NULL, "the response could not be written: %s",
+			    reason);
+		goto fail;
+	}
+	soap->is = NULL;
+	soap->os = NULL;
+	soap->user = NULL;
+	soap_destroy(soap);
+	soap_end(soap);
+	return 0;
+fail:
+	buf_reset(m->out);
+	soap->is = NULL;
+	soap->os = NULL;
+	soap->user = NULL;
+	soap_destroy(soap);
+	soap_end(soap);
+	return PARLEY_EFAULT;
+}
+
+static void
+call_init(struct parley_call *call, struct dispatch *d, const struct service *svc,
+    const struct operation *op, const struct envelope *env, const char *id)
+{
+	memset(call, 0, sizeof *call);
+	call->svc = svc;
+	call->op = op;
+	call->env = env;
+	call->id = id;
+	call->max_bean_bytes = atomic_load(&d->max_bean_bytes);
+}
+
+static int
+run_stateless(struct dispatch *d, struct dispatch_worker *w, struct message *m,
+    const struct service *svc, const struct operation *op)
+{
+	struct parley_call call;
+	struct fault f;
+	int rc;
+
+	call_init(&call, d, svc, op, &m->env, NULL);
+	rc = invoke(w, m, svc, &call, &f);
+	buf_free(&call.bean_out);
+	if (rc != 0)
+		return answer_fault(d, m, NULL, &f);
+	return answer_ok(m, m->env.soap);
+}
+
+static int
+run_start(struct dispatch *d, struct dispatch_worker *w, struct message *m,
+    const struct service *svc, const struct operation *op)
+{
+	struct parley_call call;
+	struct conv_meta meta;
+	struct store_commit c;
+	struct buf replay = BUF_INIT;
+	char id[IDGEN_ID_MAX];
+	char *start_key = NULL;
+	const char *msgid = m->env.message_id;
+	struct fault f;
+	int soapv, rc, held = 0;
+
+	memset(&meta, 0, sizeof meta);
+	call_init(&call, d, svc, op, &m->env, NULL);
+	if (msgid != NULL) {
+		/*
+		 * Two copies of one start message racing would make two
+		 * conversations: hold the message ID while looking it up. This
+		 * waits (briefly) rather than parks: start retries are rare.
+		 */
+		size_t klen = strlen(START_KEY_PREFIX) + strlen(msgid) + 1;
+		start_key = malloc(klen);
+		if (start_key == NULL) {
+			fault_set(&f, FAULT_RECEIVER, NULL, NULL, "out of memory");
+			goto fault;
+		}
+		snprintf(start_key, klen, "%s%s", START_KEY_PREFIX, msgid);
+		while ((rc = gate_try_enter(d->gate, start_key)) == PARLEY_AGAIN) {
+			struct timespec ts = { 0, 1000000 };
+			nanosleep(&ts, NULL);
+		}
+		if (rc != 0) {
+			fault_set(&f, FAULT_RECEIVER, NULL, NULL, "out of memory");
+			goto fault;
+		}
+		held = 1;
+		rc = store_find_start(d->st, msgid, id, sizeof id, &replay, &soapv);
+		if (rc == 0) {
+			rc = answer_replay(d, m, &replay, soapv);
+			goto out;
+		}
+		if (rc != PARLEY_ENOENT) {
+			fault_set(&f, FAULT_RECEIVER, NULL, NULL, "the store failed: %s",
+			    parley_strerror(rc));
+			goto fault;
+		}
+	}
+	if (store_live_count(d->st) >= atomic_load(&d->max_conversations)) {
+		fault_set(&f, FAULT_RECEIVER, NS_PC, "Busy",
+		    "this node holds %u conversations, its max_conversations; try again later",
+		    store_live_count(d->st));
+		f.http_status = 503;
+		goto fault;
+	}
+	if (idgen_make(d->node_id, id) != 0) {
+		fault_set(&f, FAULT_RECEIVER, NULL, NULL, "no random bytes for a conversation ID");
+		goto fault;
+	}
+	call.id = id;
+	if (invoke(w, m, svc, &call, &f) != 0)
+		goto fault_id;
+	snprintf(meta.service, sizeof meta.service, "%s", svc->name);
+	meta.created_ms = meta.last_access_ms = dispatch_now_ms();
+	meta.seq = 1;
+	meta.state = CONV_LIVE;
+	meta.max_age_s = svc->max_age_s;
+	meta.max_idle_s = svc->max_idle_s;
+	meta.bean_version = svc->version;
+	meta.start_msgid = msgid != NULL ? strdup(msgid) : NULL;
+	memset(&c, 0, sizeof c);
+	c.id = id;
+	c.kind = STORE_START;
+	c.meta = &meta;
+	c.bean = call.bean_out.data;
+	c.bean_len = call.bean_out.len;
+	c.bean_changed = 1;
+	c.msgid = msgid;
+	c.response = m->out->data;
+	c.response_len = m->out->len;
+	c.soap = m->env.soap;
+	rc = store_commit(d->st, &c);
+	if (rc != 0) {
+		fault_set(&f, FAULT_RECEIVER, NULL, NULL,
+		    "the conversation could not be stored (%s); nothing was kept", parley_strerror(rc));
+		goto fault;
+	}
+	atomic_fetch_add(&d->started, 1);
+	log_debug("%s %s started %s", svc->name, op->name, id);
+	rc = answer_ok(m, m->env.soap);
+	goto out;
+fault_id:
+	rc = answer_fault(d, m, id, &f);
+	goto out;
+fault:
+	rc = answer_fault(d, m, NULL, &f);
+out:
+	if (held)
+		(void)gate_leave(d->gate, start_key);
+	free(start_key);
+	conv_meta_clear(&meta);
+	buf_free(&replay);
+	buf_free(&call.bean_out);
+	return rc;
+}
+
+/*
+ * Run a continue or finish message m, whose conversation the caller holds.
+ * Always answers m.
+ */
+static int
+run_held(struct dispatch *d, struct dispatch_worker *w, struct message *m,
+    const struct service *svc, const struct operation *op)
+{
+	const char *id = m->env.conversation_id;
+	struct store_conv conv;
+	struct parley_call call;
+	struct store_commit c;
+	struct fault f;
+	int64_t now;
+	int rc, why;
+
+	memset(&conv, 0, sizeof conv);
+	rc = store_load(d->st, id, m->env.message_id, &conv);
+	if (rc == PARLEY_ENOENT) {
+		fault_set(&f, FAULT_SENDER, NS_PC, "UnknownConversation",
+		    "conversation %s is not known here: it never existed, or it ended", id);
+		goto fault;
+	}
+	if (rc != 0) {
+		fault_set(&f, FAULT_RECEIVER, NULL, NULL, "the store failed: %s", parley_strerror(rc));
+		goto fault;
+	}
+	if (conv.replay) {
+		rc = answer_replay(d, m, &conv.response, conv.replay_soap);
+		goto out;
+	}
+	if (conv.meta.state == CONV_ENDED) {
+		fault_set(&f, FAULT_SENDER, NS_PC, "UnknownConversation",
+		    "conversation %s has ended", id);
+		goto fault;
+	}
+	if (conv.meta.state == CONV_EXPIRED) {
+		fault_set(&f, FAULT_SENDER, NS_PC, "ConversationExpired",
+		    "conversation %s has expired", id);
+		goto fault;
+	}
+	now = dispatch_now_ms();
+	why = conv_meta_expired(&conv.meta, now);
+	if (why != 0) {
+		if (store_expire(d->st, id, now) == 0)
+			atomic_fetch_add(&d->expired, 1);
+		fault_set(&f, FAULT_SENDER, NS_PC, "ConversationExpired",
+		    "conversation %s has expired: %s", id,
+		    why == 1 ? "it is older than its service's max_age"
+			     : "it was idle longer than its service's max_idle");
+		goto fault;
+	}
+	if (strcmp(conv.meta.service, svc->name) != 0) {
+		fault_set(&f, FAULT_SENDER, NS_PC, "UnknownConversation",
+		    "conversation %s belongs to service %s, not %s", id, conv.meta.service, svc->name);
+		goto fault;
+	}
+	call_init(&call, d, svc, op, &m->env, id);
+	call.bean_in = conv.bean.data;
+	call.bean_in_len = conv.bean.len;
+	if (invoke(w, m, svc, &call, &f) != 0) {
+		buf_free(&call.bean_out);
+		goto fault;
+	}
+	conv.meta.seq++;
+	conv.meta.last_access_ms = now;
+	memset(&c, 0, sizeof c);
+	c.id = id;
+	c.kind = op->phase == PARLEY_PHASE_FINISH ? STORE_FINISH : STORE_UPDATE;
+	c.meta = &conv.meta;
+	c.bean = call.bean_out.data;
+	c.bean_len = call.bean_out.len;
+	c.bean_changed = call.bean_set;
+	c.msgid = m->env.message_id;
+	c.response = m->out->data;
+	c.response_len = m->out->len;
+	c.soap = m->env.soap;
+	rc = store_commit(d->st, &c);
+	buf_free(&call.bean_out);
+	if (rc != 0) {
+		fault_set(&f, FAULT_RECEIVER, NULL, NULL,
+		    "the change could not be stored (%s); the conversation is as it was",
+		    parley_strerror(rc));
+		goto fault;
+	}
+	if (c.kind == STORE_FINISH) {
+		atomic_fetch_add(&d->finished, 1);
+		log_debug("%s %s finished %s", svc->name, op->name, id);
+	}
+	rc = answer_ok(m, m->env.soap);
+	goto out;
+fault:
+	rc = answer_fault(d, m, id, &f);
+out:
+	store_conv_clear(&conv);
+	return rc;
+}
+
+/*
+ * The first steps every message takes: read the envelope and choose the
+ * operation. Returns 0 with *svc and *op set, or 1 when m is answered.
+ */
+static int
+prepare(struct dispatch *d, struct message *m, const struct service **svc,
+    const struct operation **op, int *one_way)
+{
+	struct envelope_limits lim = { atomic_load(&d->max_headers), 0, 0 };
+	struct fault f;
+	int rc;
+
+	rc = envelope_read(m->body, m->body_len, &lim, &m->env, &f);
+	if (rc == PARLEY_ENOMEM)
+		fault_set(&f, FAULT_RECEIVER, NULL, NULL, "out of memory");
+	if (rc != 0)
+		goto fault;
+	if (route(d, m, svc, op, &f) != 0)
+		goto fault;
+	if (check_reply_addresses(&m->env, &f, one_way) != 0)
+		goto fault;
+	if ((*op)->phase == PARLEY_PHASE_CONTINUE || (*op)->phase == PARLEY_PHASE_FINISH) {
+		const char *id = m->env.conversation_id;
+		char group[IDGEN_GROUP_MAX + 1];
+
+		if (id == NULL) {
+			fault_set(&f, FAULT_SENDER, NS_PC, "MissingConversation",
+			    "operation %s continues a conversation, but the message carries no "
+			    "pc:ConversationID header (send the ID that %s's start operation returned)",
+			    (*op)->name, (*svc)->name);
+			goto fault;
+		}
+		if (!idgen_valid(id)) {
+			fault_set(&f, FAULT_SENDER, NS_PC, "UnknownConversation",
+			    "'%s' is not a conversation ID", id);
+			goto fault;
+		}
+		if (idgen_group(id, group, sizeof group) == 0 && strcmp(group, d->node_id) != 0) {
+			fault_set(&f, FAULT_SENDER, NS_PC, "UnknownConversation",
+			    "conversation %s belongs to group %s, which this node does not hold", id,
+			    group);
+			goto fault;
+		}
+	}
+	return 0;
+fault:
+	answer_fault(d, m, NULL, &f);
+	return 1;
+}
+
+static void
+one_way_answer(struct message *m)
+{
+	/* wsa:ReplyTo none: the work is done, but nobody wants the answer. */
+	if (m->status == 200) {
+		buf_reset(m->out);
+		m->status = 202;
+		m->content_type = NULL;
+	}
+}
+
+/*
+ * Answer the parked messages that now hold conversation id after the
+ * caller's message: each takes the conversation in turn, then is handed back
+ * to its owner with done().
+ */
+static void
+drain(struct dispatch *d, struct dispatch_worker *w, const char *id_of_caller)
+{
+	struct gate_waiter *next;
+	char id[IDGEN_ID_MAX];
+
+	snprintf(id, sizeof id, "%s", id_of_caller);
+	while ((next = gate_leave(d->gate, id)) != NULL) {
+		struct message *m = (struct message *)(void *)next;
+		const struct service *svc;
+		const struct operation *op;
+		int one_way = 0;
+
+		/* The envelope was read and the route checked before it parked. */
+		(void)route(d, m, &svc, &op, &(struct fault){ 0 });
+		(void)check_reply_addresses(&m->env, &(struct fault){ 0 }, &one_way);
+		run_held(d, w, m, svc, op);
+		if (one_way)
+			one_way_answer(m);
+		envelope_clear(&m->env);
+		/* done() takes the answer; the parked copy is ours to free. */
+		m->done(m);
+		free(m->heap);
+	}
+}
+
+int
+dispatch_message(struct dispatch *d, struct dispatch_worker *w, struct message *m)
+{
+	const struct service *svc = NULL;
+	const struct operation *op = NULL;
+	struct message *copy;
+	char id[IDGEN_ID_MAX];
+	int one_way = 0, rc;
+
+	atomic_fetch_add(&d->messages, 1);
+	memset(&m->env, 0, sizeof m->env);
+	m->heap = NULL;
+	if (prepare(d, m, &svc, &op, &one_way) != 0)
+		goto done;
+	switch (op->phase) {
+	case PARLEY_PHASE_NONE:
+		run_stateless(d, w, m, svc, op);
+		break;
+	case PARLEY_PHASE_START:
+		run_start(d, w, m, svc, op);
+		break;
+	case PARLEY_PHASE_CONTINUE:
+	case PARLEY_PHASE_FINISH:
+		snprintf(id, sizeof id, "%s", m->env.conversation_id);
+		rc = gate_try_enter(d->gate, id);
+		if (rc == PARLEY_AGAIN) {
+			/*
+			 * Busy: park a copy on the heap (the caller's m may be on its
+			 * stack); the holder answers it and calls done().
+			 */
+			copy = malloc(sizeof *copy);
+			if (copy == NULL)
+				goto nomem;
+			*copy = *m;
+			copy->heap = copy;
+			rc = gate_enter(d->gate, id, &copy->wait);
+			if (rc == PARLEY_AGAIN) {
+				atomic_fetch_add(&d->parked, 1);
+				return PARLEY_AGAIN;
+			}
+			free(copy);
+			if (rc == PARLEY_ELIMIT) {
+				struct fault f;
+				fault_set(&f, FAULT_RECEIVER, NS_PC, "Busy",
+				    "conversation %s already has as many messages waiting as max_queue "
+				    "allows; try again later", id);
+				f.http_status = 503;
+				answer_fault(d, m, id, &f);
+				goto done;
+			}
+		}
+		if (rc != 0)
+			goto nomem;
+		run_held(d, w, m, svc, op);
+		drain(d, w, id);
+		break;
+	}
+	if (one_way)
+		one_way_answer(m);
+done:
+	envelope_clear(&m->env);
+	return 0;
+nomem:
+	{
+		struct fault f;
+		fault_set(&f, FAULT_RECEIVER, NULL, NULL, "out of memory");
+		answer_fault(d, m, NULL, &f);
+	}
+	goto done;
+}
+
+struct sweep {
+	struct dispatch *d;
+	struct dispatch_worker *w;
+	int64_t now;
+	int64_t tombstone_ms;
+	unsigned expired;
+};
+
+static int
+sweep_one(void *arg, const char *id, const struct conv_meta *meta)
+{
+	struct sweep *s = arg;
+	int act;
+
+	if (meta->state == CONV_LIVE)
+		act = conv_meta_expired(meta, s->now) != 0;
+	else
+		act = meta->ended_ms + s->tombstone_ms <= s->now;
+	if (!act || gate_try_enter(s->d->gate, id) != 0)
+		return 0;
+	if (meta->state == CONV_LIVE) {
+		if (store_expire(s->d->st, id, s->now) == 0) {
+			s->expired++;
+			atomic_fetch_add(&s->d->expired, 1);
+			log_debug("%s expired %s", meta->service, id);
+		}
+	} else {
+		(void)store_purge(s->d->st, id);
+	}
+	drain(s->d, s->w, id);
+	return 0;
+}
+
+unsigned
+dispatch_sweep(struct dispatch *d, struct dispatch_worker *w, int64_t now_ms, int64_t tombstone_ms)
+{
+	struct sweep s = { d, w, now_ms, tombstone_ms, 0 };
+
+	(void)store_scan(d->st, sweep_one, &s);
+	return s.expired;
+}
+
+void
+dispatch_get_stats(const struct dispatch *d, struct dispatch_stats *st)
+{
+	struct dispatch *dd = (struct dispatch *)d;
+
+	st->messages = atomic_load(&dd->messages);
+	st->faults = atomic_load(&dd->faults);
+	st->replays = atomic_load(&dd->replays);
+	st->parked = atomic_load(&dd->parked);
+	st->started = atomic_load(&dd->started);
+	st->finished = atomic_load(&dd->finished);
+	st->expired = atomic_load(&dd->expired);
+}

@@ -1,0 +1,108 @@
+/*
+ * dispatch.h - one SOAP message, from its bytes to its answer: read the
+ * envelope, pick the service and operation, find or make the conversation,
+ * hold it (one message at a time), load its bean, run the handler, store
+ * the bean with the answer in one transaction, and answer.
+ *
+ * The container calls dispatch_message on a worker thread with that
+ * worker's dispatch_worker. A message whose conversation is busy is parked
+ * and finished later by the worker that holds the conversation.
+ */
+#ifndef PARLEY_DISPATCH_H
+#define PARLEY_DISPATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "envelope.h"
+#include "gate.h"
+
+struct registry;
+struct store;
+
+struct dispatch_config {
+	const char *node_id;            /* this node's group; new IDs start with it */
+	unsigned max_headers;
+	unsigned max_conversations;
+	size_t max_bean_bytes;
+	unsigned max_queue;             /* messages waiting behind one conversation */
+};
+
+/* One message and its answer. The container owns it. */
+struct message {
+	struct gate_waiter wait;        /* private: links a parked message */
+	/* the request */
+	/* These strings must stay valid until the answer is given, parked or not. */
+	const char *service;            /* from the path /services/NAME, or NULL (then wsa:To says) */
+	const char *body;               /* the SOAP envelope, NUL-terminated after body_len */
+	size_t body_len;
+	const char *soap_action;        /* SOAPAction, or the action of a SOAP 1.2 Content-Type */
+	/* the answer */
+	int status;                     /* HTTP status */
+	const char *content_type;       /* static; NULL with an empty body (202) */
+	struct buf *out;                /* where the answer's bytes go */
+	/*
+	 * Called once, on some worker thread, when a parked message has its
+	 * answer. m is the dispatcher's copy of the message and is freed when
+	 * done returns: take status and content_type, the bytes are in m->out.
+	 */
+	void (*done)(struct message *m);
+	void *owner;                    /* free for the container */
+	/* private */
+	struct envelope env;
+	struct message *heap;
+};
+
+struct dispatch_stats {
+	uint64_t messages;
+	uint64_t faults;
+	uint64_t replays;               /* answered from the retry table */
+	uint64_t parked;                /* waited behind a busy conversation */
+	uint64_t started;
+	uint64_t finished;
+	uint64_t expired;
+};
+
+struct dispatch;
+struct dispatch_worker;
+
+/*
+ * Make the dispatcher over reg and st (neither is owned). Returns 0,
+ * PARLEY_ENOMEM, or PARLEY_EINVAL for a bad configuration.
+ */
+int dispatch_create(struct dispatch **out, const struct dispatch_config *cfg,
+    struct registry *reg, struct store *st);
+void dispatch_destroy(struct dispatch *d);
+
+/* Change the limits that may change while running (SIGHUP). */
+void dispatch_set_limits(struct dispatch *d, unsigned max_headers, unsigned max_conversations,
+    size_t max_bean_bytes);
+
+/* Per-thread state (a gSOAP context). NULL when memory runs out. */
+struct dispatch_worker *dispatch_worker_new(struct dispatch *d);
+void dispatch_worker_free(struct dispatch_worker *w);
+
+/*
+ * Answer m: returns 0 with m->status, m->content_type and m->out filled, or
+ * PARLEY_AGAIN when m waits behind its busy conversation; m->done(m) is then
+ * called later, from another thread, once the answer is filled. Never fails
+ * otherwise: every problem is answered with a SOAP fault.
+ */
+int dispatch_message(struct dispatch *d, struct dispatch_worker *w, struct message *m);
+
+/*
+ * Expire the live conversations whose max_age or max_idle has passed and
+ * purge ended ones older than tombstone_ms, skipping conversations busy
+ * right now. Runs on the caller's thread with worker w. Returns the number
+ * of conversations expired.
+ */
+unsigned dispatch_sweep(struct dispatch *d, struct dispatch_worker *w, int64_t now_ms,
+    int64_t tombstone_ms);
+
+void dispatch_get_stats(const struct dispatch *d, struct dispatch_stats *st);
+
+/* The time in ms since the epoch. */
+int64_t dispatch_now_ms(void);
+
+#endif /* PARLEY_DISPATCH_H */

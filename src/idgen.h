@@ -1,0 +1,41 @@
+/*
+ * idgen.h - conversation IDs: 128 random bits from the operating system,
+ * written in lower-case base32 after the name of the group that made them,
+ * "GROUP.xxxxxxxxxxxxxxxxxxxxxxxxxx", so any node can tell a conversation's
+ * group without asking anyone.
+ */
+#ifndef PARLEY_IDGEN_H
+#define PARLEY_IDGEN_H
+
+#include <stddef.h>
+
+#define IDGEN_GROUP_MAX 32          /* bytes of a group name, without NUL */
+#define IDGEN_RANDOM_CHARS 26       /* base32 characters for 128 bits */
+#define IDGEN_ID_MAX (IDGEN_GROUP_MAX + 1 + IDGEN_RANDOM_CHARS + 1)
+
+/*
+ * Return 1 when name is a valid group name: 1 to IDGEN_GROUP_MAX characters
+ * of [a-z0-9-], not starting with '-'; else 0.
+ */
+int idgen_group_valid(const char *name);
+
+/*
+ * Write a new ID for group into out (IDGEN_ID_MAX bytes). Returns 0,
+ * PARLEY_EINVAL for an invalid group, or PARLEY_EIO when the operating system
+ * gave no random bytes (out is then an empty string).
+ */
+int idgen_make(const char *group, char out[IDGEN_ID_MAX]);
+
+/*
+ * Return 1 when id has the form of an ID (a valid group, a dot and 26
+ * base32 characters), else 0. Says nothing of whether it exists.
+ */
+int idgen_valid(const char *id);
+
+/*
+ * Copy the group part of a valid id into group (len bytes). Returns 0, or
+ * PARLEY_EINVAL when id is not valid or len is too small.
+ */
+int idgen_group(const char *id, char *group, size_t len);
+
+#endif /* PARLEY_IDGEN_H */

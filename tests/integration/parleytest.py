@@ -1,0 +1,433 @@
+"""parleytest - what the integration tests share: starting real parleyd
+processes on loopback, sending SOAP messages to them, reading the answers.
+
+Only the Python standard library is used, from /usr/bin/python3. Paths come
+from the environment that `make check` exports (top_srcdir, top_builddir).
+"""
+
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import xml.etree.ElementTree as ET
+
+TOP_SRCDIR = os.environ.get("top_srcdir") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", ".."))
+TOP_BUILDDIR = os.environ.get("top_builddir") or TOP_SRCDIR
+PARLEYD = os.path.join(TOP_BUILDDIR, "container", "parleyd")
+TEST_DEPLOY = os.path.join(TOP_BUILDDIR, "tests", "deploy")
+SAMPLE_DEPLOY = os.path.join(TOP_BUILDDIR, "samples", "deploy")
+FIXTURES = os.path.join(TOP_SRCDIR, "tests", "fixtures", "wsa")
+
+NS_SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
+NS_SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
+NS_WSA = "http://www.w3.org/2005/08/addressing"
+NS_WSA2004 = "http://schemas.xmlsoap.org/ws/2004/08/addressing"
+NS_PC = "urn:parley:conversation"
+NS_CART = "urn:parley:samples:cart"
+NS_TALLY = "urn:parley:tests:tally"
+CART_ACTION = "urn:parley:samples:cart/"
+
+
+class TestFailure(Exception):
+    pass
+
+
+def check(cond, what):
+    """Fail the test with a message when cond is false."""
+    if not cond:
+        raise TestFailure(what)
+
+
+def equal(got, want, what):
+    if got != want:
+        raise TestFailure("%s: got %r, want %r" % (what, got, want))
+
+
+class Node:
+    """One parleyd process on 127.0.0.1 with its own data directory."""
+
+    def __init__(self, workdir, name="n1", deploy=TEST_DEPLOY, store="disk", extra=None):
+        self.workdir = workdir
+        self.name = name
+        self.deploy = deploy
+        self.store = store
+        self.extra = list(extra or [])
+        self.data_dir = os.path.join(workdir, name + "-data")
+        self.log_path = os.path.join(workdir, name + ".log")
+        self.proc = None
+        self.port = None
+
+    def args(self, port=0):
+        a = [PARLEYD, "-d", "-D", "node_id=" + self.name,
+             "-D", "listen=127.0.0.1:%d" % port,
+             "-D", "data_dir=" + self.data_dir,
+             "-D", "deploy_dir=" + self.deploy,
+             "-D", "store=" + self.store]
+        for e in self.extra:
+            a += ["-D", e]
+        return a
+
+    def start(self, port=None, timeout=20.0):
+        """Start the node and wait until it serves; port None reuses the last one, or picks."""
+        if port is None:
+            port = self.port or 0
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.args(port), stdout=log, stderr=log)
+        log.close()
+        deadline = time.time() + timeout
+        pattern = re.compile(r"serving on 127\.0\.0\.1:(\d+)")
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise TestFailure("parleyd %s exited with %s at start; log:\n%s"
+                                  % (self.name, self.proc.returncode, self.log()))
+            m = None
+            for line in self.log().splitlines():
+                m2 = pattern.search(line)
+                if m2:
+                    m = m2
+            if m and (port == 0 or int(m.group(1)) == port):
+                self.port = int(m.group(1))
+                if self.answers():
+                    return self
+            time.sleep(0.05)
+        raise TestFailure("parleyd %s did not start in %.0f s; log:\n%s"
+                          % (self.name, timeout, self.log()))
+
+    def answers(self):
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+            c.request("GET", "/parley/status")
+            ok = c.getresponse().status == 200
+            c.close()
+            return ok
+        except OSError:
+            return False
+
+    def log(self):
+        try:
+            with open(self.log_path, "r", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stop(self, timeout=20.0):
+        """SIGTERM and wait; returns the exit status."""
+        if self.proc is None:
+            return None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise TestFailure("parleyd %s did not stop within %.0f s of SIGTERM" % (self.name, timeout))
+        self.proc = None
+        return rc
+
+    def kill9(self):
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def status(self):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        c.request("GET", "/parley/status")
+        r = c.getresponse()
+        body = r.read()
+        c.close()
+        check(r.status == 200, "status page answered %d" % r.status)
+        return json.loads(body)
+
+    def get(self, path):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        c.request("GET", path)
+        r = c.getresponse()
+        body = r.read()
+        c.close()
+        return r.status, r.getheader("Content-Type"), body
+
+
+def new_msgid():
+    return "urn:uuid:" + str(uuid.uuid4())
+
+
+def envelope(body, headers="", soap=11):
+    ns = NS_SOAP11 if soap == 11 else NS_SOAP12
+    return ('<?xml version="1.0" encoding="UTF-8"?>'
+            '<s:Envelope xmlns:s="%s"><s:Header>%s</s:Header><s:Body>%s</s:Body></s:Envelope>'
+            % (ns, headers, body))
+
+
+def wsa_headers(action, msgid=None, to=None, conv=None, refparam=True, wsa=NS_WSA):
+    h = '<wsa:Action xmlns:wsa="%s">%s</wsa:Action>' % (wsa, action)
+    h += '<wsa:MessageID xmlns:wsa="%s">%s</wsa:MessageID>' % (wsa, msgid or new_msgid())
+    if to:
+        h += '<wsa:To xmlns:wsa="%s">%s</wsa:To>' % (wsa, to)
+    if conv:
+        attr = (' wsa:IsReferenceParameter="true" xmlns:wsa="%s"' % wsa) if refparam else ""
+        h += '<pc:ConversationID xmlns:pc="%s"%s>%s</pc:ConversationID>' % (NS_PC, attr, conv)
+    return h
+
+
+class Answer:
+    """An HTTP answer to a SOAP request, parsed."""
+
+    def __init__(self, status, content_type, body):
+        self.status = status
+        self.content_type = content_type or ""
+        self.raw = body
+        self.root = None
+        try:
+            self.root = ET.fromstring(body)
+        except ET.ParseError:
+            pass
+
+    def soap_ns(self):
+        if self.root is None:
+            return None
+        return self.root.tag[1:].split("}")[0]
+
+    def header(self, ns, name):
+        if self.root is None:
+            return None
+        for h in self.root.iter("{%s}%s" % (ns, name)):
+            return (h.text or "").strip()
+        return None
+
+    def conversation_id(self):
+        return self.header(NS_PC, "ConversationID")
+
+    def find(self, ns, name):
+        """Text of the first element {ns}name anywhere in the Body."""
+        if self.root is None:
+            return None
+        for body in self.root.iter("{%s}Body" % self.soap_ns()):
+            for e in body.iter("{%s}%s" % (ns, name)):
+                return (e.text or "").strip()
+        return None
+
+    def findall(self, ns, name):
+        out = []
+        if self.root is None:
+            return out
+        for body in self.root.iter("{%s}Body" % self.soap_ns()):
+            out += list(body.iter("{%s}%s" % (ns, name)))
+        return out
+
+    def fault(self):
+        """(code, subcode, reason) of a SOAP fault, or None. Codes as 'prefix-free' {ns}local."""
+        if self.root is None:
+            return None
+        ns = self.soap_ns()
+        f = None
+        for f in self.root.iter("{%s}Fault" % ns):
+            break
+        if f is None:
+            return None
+        if ns == NS_SOAP11:
+            fc = f.find("faultcode")
+            code = qname(fc) if fc is not None else None
+            reason = (f.findtext("faultstring") or "").strip()
+            return code, None, reason
+        code = f.find("{%s}Code/{%s}Value" % (ns, ns))
+        sub = f.find("{%s}Code/{%s}Subcode/{%s}Value" % (ns, ns, ns))
+        reason = (f.findtext("{%s}Reason/{%s}Text" % (ns, ns)) or "").strip()
+        return qname(code) if code is not None else None, qname(sub) if sub is not None else None, reason
+
+    def fault_code(self):
+        """The code that names the problem: SOAP 1.1 faultcode, SOAP 1.2 first Subcode (else Code)."""
+        f = self.fault()
+        if f is None:
+            return None
+        return f[1] or f[0]
+
+
+def qname(elem):
+    """Resolve an element's QName text to {ns}local using the namespaces in scope."""
+    text = (elem.text or "").strip()
+    prefix, _, local = text.rpartition(":")
+    ns = NSMAP.get(id(elem), {}).get(prefix)
+    if ns is None:
+        return text
+    return "{%s}%s" % (ns, local)
+
+
+NSMAP = {}
+
+
+def parse_with_ns(body):
+    """Parse keeping each element's in-scope namespace map (for QName values)."""
+    import io
+    stack = [{}]
+    root = None
+    for event, item in ET.iterparse(io.BytesIO(body), events=("start-ns", "start", "end")):
+        if event == "start-ns":
+            pending.append(item)
+        elif event == "start":
+            scope = dict(stack[-1])
+            for p, u in pending:
+                scope[p] = u
+            pending.clear()
+            stack.append(scope)
+            NSMAP[id(item)] = scope
+            if root is None:
+                root = item
+        elif event == "end":
+            stack.pop()
+    return root
+
+
+pending = []
+
+
+class Client:
+    """A keep-alive HTTP connection to one node."""
+
+    def __init__(self, node, timeout=30):
+        self.node = node
+        self.conn = http.client.HTTPConnection("127.0.0.1", node.port, timeout=timeout)
+
+    def post(self, path, body, soap=11, action=None, headers=None):
+        h = {"Content-Type": "text/xml; charset=utf-8" if soap == 11
+             else "application/soap+xml; charset=utf-8" + ('; action="%s"' % action if action else "")}
+        if soap == 11 and action is not None:
+            h["SOAPAction"] = '"%s"' % action
+        if headers:
+            h.update(headers)
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        self.conn.request("POST", path, body=body, headers=h)
+        r = self.conn.getresponse()
+        data = r.read()
+        a = Answer(r.status, r.getheader("Content-Type"), data)
+        if a.root is not None:
+            a.root = parse_with_ns(data)
+        return a
+
+    def close(self):
+        self.conn.close()
+
+
+class Cart:
+    """The cart conversation, spoken in raw SOAP with WS-Addressing."""
+
+    def __init__(self, client, path="/services/cart", soap=11, ns=NS_CART, action_base=CART_ACTION):
+        self.c = client
+        self.path = path
+        self.soap = soap
+        self.ns = ns
+        self.action_base = action_base
+        self.id = None
+
+    def call(self, op, body, conv=None, msgid=None, refparam=True):
+        action = self.action_base + op
+        hdr = wsa_headers(action, msgid=msgid, conv=conv, refparam=refparam)
+        return self.c.post(self.path, envelope(body, hdr, self.soap), self.soap, action)
+
+    def start(self, msgid=None):
+        a = self.call("StartCart", '<c:StartCart xmlns:c="%s"/>' % self.ns, msgid=msgid)
+        check(a.status == 200, "StartCart answered %d: %s" % (a.status, a.raw[:400]))
+        self.id = a.conversation_id()
+        check(self.id, "StartCart answer has no pc:ConversationID header: %s" % a.raw[:400])
+        return a
+
+    def add(self, item, qty, msgid=None, conv=None):
+        return self.call("AddItem", '<c:AddItem xmlns:c="%s"><c:item>%s</c:item><c:qty>%d</c:qty></c:AddItem>'
+                         % (self.ns, item, qty), conv=conv or self.id, msgid=msgid)
+
+    def add_ok(self, item, qty, msgid=None):
+        a = self.add(item, qty, msgid)
+        check(a.status == 200, "AddItem answered %d: %s" % (a.status, a.raw[:400]))
+        return int(a.find(self.ns, "count"))
+
+    def get(self, conv=None):
+        return self.call("GetCart", '<c:GetCart xmlns:c="%s"/>' % self.ns, conv=conv or self.id)
+
+    def checkout(self, msgid=None, conv=None):
+        return self.call("Checkout", '<c:Checkout xmlns:c="%s"/>' % self.ns, conv=conv or self.id, msgid=msgid)
+
+
+def workdir(name):
+    base = os.environ.get("TMPDIR", "/tmp")
+    return tempfile.mkdtemp(prefix="parley-%s-" % name, dir=base)
+
+
+def run(test_fn, name=None):
+    """Run test_fn(workdir); print a verdict; exit 0, 1 (failed) or 77 (skipped)."""
+    name = name or os.path.basename(sys.argv[0])
+    wd = workdir(name.replace(".py", ""))
+    nodes = []
+    try:
+        test_fn(wd, nodes)
+    except TestFailure as e:
+        print("FAIL: %s: %s" % (name, e))
+        for n in nodes:
+            print("----- log of node %s\n%s" % (n.name, n.log()[-6000:]))
+        cleanup(nodes, wd, keep=True)
+        sys.exit(1)
+    except SkipTest as e:
+        print("SKIP: %s: %s" % (name, e))
+        cleanup(nodes, wd)
+        sys.exit(77)
+    cleanup(nodes, wd)
+    print("PASS: %s" % name)
+    sys.exit(0)
+
+
+class SkipTest(Exception):
+    pass
+
+
+def cleanup(nodes, wd, keep=False):
+    for n in nodes:
+        try:
+            if n.proc is not None:
+                n.proc.kill()
+                n.proc.wait()
+        except OSError:
+            pass
+    if keep:
+        print("(work directory kept: %s)" % wd)
+    else:
+        shutil.rmtree(wd, ignore_errors=True)
+
+
+def raw_request(port, data, read_timeout=5.0):
+    """Send raw bytes on a new connection; return what came back until close or timeout."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=read_timeout)
+    try:
+        s.sendall(data)
+        chunks = []
+        while True:
+            try:
+                b = s.recv(65536)
+            except socket.timeout:
+                break
+            if not b:
+                break
+            chunks.append(b)
+            if b"\r\n\r\n" in b"".join(chunks) and _complete(b"".join(chunks)):
+                break
+        return b"".join(chunks)
+    finally:
+        s.close()
+
+
+def _complete(data):
+    head, _, body = data.partition(b"\r\n\r\n")
+    m = re.search(rb"(?i)content-length:\s*(\d+)", head)
+    return m is not None and len(body) >= int(m.group(1))
