@@ -39,7 +39,7 @@ struct conv_meta {
 	char service[STORE_SERVICE_MAX];
 	int64_t created_ms;
 	int64_t last_access_ms;
-	uint64_t seq;              /* messages processed; the next commit stores seq + 1 */
+	uint64_t seq;              /* messages committed; store_commit stores seq + 1 (see there) */
 	enum conv_state state;
 	int64_t ended_ms;          /* when it ended or expired; 0 while live */
 	uint32_t max_age_s;        /* expiry from the descriptor at start; 0: none */
@@ -74,8 +74,11 @@ struct store;
 
 /*
  * Open (creating, and recovering after a crash) the store described by cfg.
- * On failure returns PARLEY_EIO or PARLEY_EINVAL with a message naming the
- * problem and what to do in err, and *out is NULL.
+ * A disk store holds a lock on its directory while open: a second opener,
+ * in this process or another, is refused. A memory store holds no more than
+ * its cache: a commit that does not fit fails with PARLEY_ENOMEM. On failure
+ * returns PARLEY_EIO, PARLEY_EINVAL or PARLEY_ENOMEM with a message naming
+ * the problem and what to do in err, and *out is NULL.
  */
 int store_open(struct store **out, const struct store_config *cfg, char *err, size_t errlen);
 
@@ -87,16 +90,20 @@ void store_close(struct store *st);
  * is not NULL and the conversation answered that message before, out->replay
  * is 1 and out->response holds the stored answer. Ended and expired
  * conversations load with their state (their bean empty) until purged.
+ * Metadata, bean and answer are read in one transaction, so they agree.
  * Returns 0, PARLEY_ENOENT when the store never had it or purged it,
- * PARLEY_EIO or PARLEY_ENOMEM.
+ * PARLEY_EIO or PARLEY_ENOMEM; on failure out is cleared.
  */
 int store_load(struct store *st, const char *id, const char *msgid, struct store_conv *out);
 
 /*
  * Look up a start message answered before: when msgid started a
- * conversation, copies its ID to id (idlen bytes at most) and the stored
- * answer to response, with its SOAP version in *soap, and returns 0.
- * Returns PARLEY_ENOENT when msgid started nothing kept, or PARLEY_EIO.
+ * conversation, copies its ID to id (idlen bytes at most, with its NUL) and
+ * the stored answer to response (replacing what it held), with its SOAP
+ * version in *soap, and returns 0. Returns PARLEY_ENOENT when msgid started
+ * nothing kept (or its answer has left the conversation's ring),
+ * PARLEY_EINVAL when the ID does not fit in idlen, PARLEY_EIO or
+ * PARLEY_ENOMEM.
  */
 int store_find_start(struct store *st, const char *msgid, char *id, size_t idlen,
     struct buf *response, int *soap);
@@ -106,7 +113,7 @@ enum store_kind { STORE_START = 1, STORE_UPDATE, STORE_FINISH };
 struct store_commit {
 	const char *id;
 	enum store_kind kind;
-	struct conv_meta *meta;    /* written as given; the store updates its ring */
+	struct conv_meta *meta;    /* read as below; updated by the store on success */
 	const void *bean;          /* the bean to store when bean_changed (START: always) */
 	size_t bean_len;
 	int bean_changed;
@@ -119,10 +126,27 @@ struct store_commit {
 /*
  * Store one message's effects in one transaction: the metadata, the bean
  * (written when changed; deleted for STORE_FINISH, after which the metadata
- * says CONV_ENDED), the answer under msgid (dropping the oldest beyond
- * retry_keep) and, for STORE_START with a msgid, the start index. Deadlocks
- * are retried. Returns 0 once committed (with the configured sync), or
- * PARLEY_EIO / PARLEY_ENOMEM with nothing stored.
+ * says CONV_ENDED with ended_ms = last_access_ms), the answer under msgid
+ * (dropping the oldest beyond retry_keep) and, for STORE_START with a msgid,
+ * the start index (replacing an entry a start with the same msgid left).
+ *
+ * Sequence numbers: the caller passes meta as it loaded it (for STORE_START,
+ * zeroed but for its fields below: seq 0), and the store increments. The
+ * message is stored as seq + 1, its answer kept under that seq, and on
+ * success meta->seq is seq + 1. For STORE_UPDATE and STORE_FINISH, meta->seq
+ * must equal the stored seq and the conversation must still be live, else
+ * PARLEY_ESTATE (another commit or store_expire came first); PARLEY_ENOENT
+ * when it is gone. The caller's last_access_ms, max_age_s, max_idle_s and
+ * bean_version are written as given; service, created_ms and start_msgid are
+ * taken from meta at STORE_START (start_msgid becomes msgid) and from the
+ * store afterwards; seq, state, ended_ms and the ring are the store's.
+ * On success meta gets the stored seq, state, ended_ms and ring (and, at
+ * STORE_START, start_msgid); on failure meta is unchanged.
+ *
+ * Deadlocks are retried. Returns 0 once committed (with the configured
+ * sync); PARLEY_EEXIST for STORE_START of an ID the store has (live or not);
+ * PARLEY_ESTATE, PARLEY_ENOENT as above; PARLEY_EINVAL for a malformed c;
+ * PARLEY_EIO / PARLEY_ENOMEM; with nothing stored on any failure.
  */
 int store_commit(struct store *st, const struct store_commit *c);
 
@@ -144,7 +168,8 @@ int store_purge(struct store *st, const char *id);
  * Call cb for every conversation in the store with its metadata, in key
  * order, in batches: the callback runs with no cursor or transaction open, so
  * it may call store_expire and store_purge. cb returns 0 to go on or nonzero
- * to stop (which store_scan returns). Returns 0, or PARLEY_EIO.
+ * to stop (which store_scan returns). A damaged metadata record is logged and
+ * skipped. Returns 0, PARLEY_EIO or PARLEY_ENOMEM.
  */
 int store_scan(struct store *st, int (*cb)(void *arg, const char *id, const struct conv_meta *m),
     void *arg);
@@ -160,7 +185,12 @@ unsigned store_service_count(struct store *st, const char *service);
 void store_each_service(struct store *st, void (*cb)(void *arg, const char *service, unsigned n),
     void *arg);
 
-/* Checkpoint and remove log files no longer needed (disk mode). Returns 0 or PARLEY_EIO. */
+/*
+ * Checkpoint and remove log files no longer needed (disk mode; nothing to do
+ * in memory). Call it periodically (say every minute): until a checkpoint,
+ * no log file can be removed, and recovery at the next open replays them all.
+ * Returns 0 or PARLEY_EIO.
+ */
 int store_checkpoint(struct store *st);
 
 #endif /* PARLEY_STORE_H */

@@ -1,0 +1,1340 @@
+/*
+ * store.c - beans and conversation metadata in Berkeley DB (store.h).
+ *
+ * One transactional environment holds four btrees: "beans" (ID -> bean),
+ * "meta" (ID -> meta.h record), "retry" (ID NUL seq -> kept answer) and
+ * "starts" (start MessageID -> ID). Every change is one transaction, retried
+ * on deadlock. Live counts per service are kept in memory, built at open and
+ * changed only after a commit succeeded.
+ */
+#include "config.h"
+
+#include <db.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "meta.h"
+#include "parley.h"
+#include "store.h"
+
+#define TXN_TRIES 100                  /* deadlock retries of one transaction */
+#define SCAN_BATCH 256                 /* conversations per store_scan batch */
+#define DEFAULT_CACHE ((size_t)32 << 20)
+#define DEFAULT_KEEP 16
+/*
+ * The in-memory log must hold every open transaction; space of finished ones
+ * is reused without a checkpoint (measured: 100,000 commits through it).
+ */
+#define MEMORY_LOG_BYTES (16u << 20)
+#define LOCK_FILE "parley.lock"
+#define GIB ((size_t)1 << 30)
+
+/* An answer record in "retry": u8 SOAP version, u32 msgid length, msgid, response. */
+#define ANSWER_HEAD 5
+
+struct svc_count {
+	char name[STORE_SERVICE_MAX];
+	unsigned n;
+};
+
+struct store {
+	DB_ENV *env;
+	DB *beans;
+	DB *meta;
+	DB *retry;
+	DB *starts;
+	enum store_mode mode;
+	unsigned keep;
+	int lock_fd;
+	/* Set only while store_open runs: Berkeley DB's first message goes here. */
+	int opening;
+	char dberr[256];
+	pthread_mutex_t count_mu;
+	struct svc_count *counts;      /* sorted by name; entries may be 0 */
+	size_t ncounts;
+	size_t capcounts;
+	unsigned live;
+};
+
+/* ---- errors and transactions --------------------------------------------- */
+
+/*
+ * Map a Berkeley DB result to a PARLEY_E* code. Deadlocks become
+ * PARLEY_AGAIN, which run_txn retries; unexpected failures are logged here,
+ * where the Berkeley DB code is still known.
+ */
+static int
+dbcode(int ret)
+{
+	switch (ret) {
+	case 0:
+		return 0;
+	case DB_NOTFOUND:
+	case DB_KEYEMPTY:
+		return PARLEY_ENOENT;
+	case DB_KEYEXIST:
+		return PARLEY_EEXIST;
+	case DB_LOCK_DEADLOCK:
+	case DB_LOCK_NOTGRANTED:
+		return PARLEY_AGAIN;
+	case ENOMEM:
+		return PARLEY_ENOMEM;
+	default:
+		log_warnx("store: Berkeley DB: %s", db_strerror(ret));
+		return PARLEY_EIO;
+	}
+}
+
+static void
+db_errcall(const DB_ENV *env, const char *pfx, const char *msg)
+{
+	struct store *st = env->app_private;
+
+	(void)pfx;
+	if (st != NULL && st->opening) {
+		if (st->dberr[0] == '\0')
+			snprintf(st->dberr, sizeof st->dberr, "%s", msg);
+		return;
+	}
+	log_warnx("store: Berkeley DB: %s", msg);
+}
+
+static void
+db_msgcall(const DB_ENV *env, const char *msg)
+{
+	(void)env;
+	log_debug("store: Berkeley DB: %s", msg);
+}
+
+/*
+ * Sleep a short random while before retrying a transaction that lost a
+ * deadlock, so that the two losers do not meet again at once.
+ */
+static void
+backoff(unsigned try, uint64_t *seed)
+{
+	struct timespec ts;
+	uint64_t x = *seed;
+	unsigned span = try < 20 ? try + 1 : 20;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*seed = x;
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)(x % (span * 100000u));
+	nanosleep(&ts, NULL);
+}
+
+typedef int (*txn_body)(struct store *st, DB_TXN *txn, void *arg);
+
+/*
+ * Run body in a transaction, committing it when body returns 0 and aborting
+ * it otherwise. A body that lost a deadlock (PARLEY_AGAIN) is run again in a
+ * new transaction, so it must start from scratch each time. Returns 0,
+ * body's failure, or PARLEY_EIO when the commit failed or deadlocks went on.
+ */
+static int
+run_txn(struct store *st, txn_body body, void *arg)
+{
+	struct timespec now;
+	uint64_t seed;
+	DB_TXN *txn;
+	unsigned try;
+	int rc, ret;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	seed = ((uint64_t)(uintptr_t)&now ^ (uint64_t)now.tv_nsec) | 1;
+	for (try = 0; try < TXN_TRIES; try++) {
+		txn = NULL;
+		if ((ret = st->env->txn_begin(st->env, NULL, &txn, 0)) != 0)
+			return dbcode(ret) == PARLEY_ENOMEM ? PARLEY_ENOMEM : PARLEY_EIO;
+		rc = body(st, txn, arg);
+		if (rc != 0) {
+			if ((ret = txn->abort(txn)) != 0) {
+				log_warnx("store: abort: %s", db_strerror(ret));
+				return PARLEY_EIO;
+			}
+			if (rc != PARLEY_AGAIN)
+				return rc;
+			backoff(try, &seed);
+			continue;
+		}
+		/* The handle is gone after commit, whatever it returns. */
+		if ((ret = txn->commit(txn, 0)) != 0) {
+			log_warnx("store: commit: %s", db_strerror(ret));
+			return PARLEY_EIO;
+		}
+		return 0;
+	}
+	log_warnx("store: a transaction lost %d deadlocks in a row; giving up", TXN_TRIES);
+	return PARLEY_EIO;
+}
+
+/* ---- keys and records ------------------------------------------------------ */
+
+static void
+set_dbt(DBT *d, const void *data, size_t len)
+{
+	memset(d, 0, sizeof *d);
+	d->data = (void *)(uintptr_t)data;
+	d->size = (u_int32_t)len;
+}
+
+/* FNV-1a, 64 bits: the ring's hash of a MessageID. */
+static uint64_t
+msgid_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* The key of an answer: ID, NUL, seq big-endian, so one ID's answers are adjacent. */
+static int
+answer_key(struct buf *k, const char *id, uint64_t seq)
+{
+	unsigned char be[9];
+	int i;
+
+	be[0] = '\0';
+	for (i = 0; i < 8; i++)
+		be[1 + i] = (unsigned char)(seq >> (56 - 8 * i));
+	buf_reset(k);
+	if (buf_puts(k, id) != 0 || buf_append(k, be, sizeof be) != 0)
+		return PARLEY_ENOMEM;
+	return 0;
+}
+
+static int
+answer_encode(struct buf *out, int soap, const char *msgid, const void *resp, size_t rlen)
+{
+	size_t mlen = strlen(msgid);
+	unsigned char head[ANSWER_HEAD];
+
+	if (mlen > UINT32_MAX)
+		return PARLEY_EINVAL;
+	head[0] = (unsigned char)soap;
+	head[1] = (unsigned char)(mlen >> 24);
+	head[2] = (unsigned char)(mlen >> 16);
+	head[3] = (unsigned char)(mlen >> 8);
+	head[4] = (unsigned char)mlen;
+	buf_reset(out);
+	if (buf_append(out, head, sizeof head) != 0 || buf_append(out, msgid, mlen) != 0 ||
+	    buf_append(out, resp, rlen) != 0)
+		return PARLEY_ENOMEM;
+	return 0;
+}
+
+/* Point into an answer record; PARLEY_EIO when it is not one. */
+static int
+answer_decode(const char *p, size_t len, int *soap, const char **msgid, size_t *mlen,
+    const char **resp, size_t *rlen)
+{
+	const unsigned char *u = (const unsigned char *)p;
+	size_t n;
+
+	if (len < ANSWER_HEAD || (u[0] != 1 && u[0] != 2))
+		return PARLEY_EIO;
+	n = (size_t)u[1] << 24 | (size_t)u[2] << 16 | (size_t)u[3] << 8 | u[4];
+	if (n > len - ANSWER_HEAD)
+		return PARLEY_EIO;
+	*soap = u[0];
+	*msgid = p + ANSWER_HEAD;
+	*mlen = n;
+	*resp = p + ANSWER_HEAD + n;
+	*rlen = len - ANSWER_HEAD - n;
+	return 0;
+}
+
+/*
+ * Read the record at key into out (reset first; NUL-terminated). The bytes
+ * land in out's own memory, so threads share no buffer with Berkeley DB.
+ */
+static int
+get_buf(DB *db, DB_TXN *txn, const void *key, size_t klen, struct buf *out, u_int32_t flags)
+{
+	DBT k, d;
+	int ret, rc;
+
+	buf_reset(out);
+	if ((rc = buf_reserve(out, 1)) != 0)
+		return rc;
+	for (;;) {
+		set_dbt(&k, key, klen);
+		memset(&d, 0, sizeof d);
+		d.data = out->data;
+		d.ulen = out->cap - 1 > UINT32_MAX ? UINT32_MAX : (u_int32_t)(out->cap - 1);
+		d.flags = DB_DBT_USERMEM;
+		ret = db->get(db, txn, &k, &d, flags);
+		if (ret == DB_BUFFER_SMALL) {
+			if ((rc = buf_reserve(out, d.size)) != 0)
+				return rc;
+			continue;
+		}
+		if (ret != 0)
+			return dbcode(ret);
+		out->len = d.size;
+		out->data[out->len] = '\0';
+		return 0;
+	}
+}
+
+static int
+put_rec(DB *db, DB_TXN *txn, const void *key, size_t klen, const void *data, size_t dlen,
+    u_int32_t flags)
+{
+	DBT k, d;
+
+	set_dbt(&k, key, klen);
+	set_dbt(&d, data, dlen);
+	return dbcode(db->put(db, txn, &k, &d, flags));
+}
+
+/* Delete key; a missing key is not an error. */
+static int
+del_rec(DB *db, DB_TXN *txn, const void *key, size_t klen)
+{
+	DBT k;
+	int ret;
+
+	set_dbt(&k, key, klen);
+	ret = db->del(db, txn, &k, 0);
+	return ret == DB_NOTFOUND ? 0 : dbcode(ret);
+}
+
+/* Read and decode the metadata of id into m (which holds nothing). */
+static int
+get_meta(struct store *st, DB_TXN *txn, const char *id, struct conv_meta *m,
+    struct buf *scratch, u_int32_t flags)
+{
+	int rc;
+
+	if ((rc = get_buf(st->meta, txn, id, strlen(id), scratch, flags)) != 0)
+		return rc;
+	if ((rc = conv_meta_decode(scratch->data, scratch->len, m)) == PARLEY_EIO)
+		log_warnx("store: the metadata of conversation %s is damaged", id);
+	return rc;
+}
+
+/*
+ * Find the answer kept in conversation id (metadata m) for msgid. A ring
+ * entry only says where to look: the stored MessageID must match byte for
+ * byte, so a hash collision never returns another message's answer.
+ * Returns 0 with the answer in resp and its SOAP version in *soap, or
+ * PARLEY_ENOENT when none is kept.
+ */
+static int
+find_answer(struct store *st, DB_TXN *txn, const char *id, const struct conv_meta *m,
+    const char *msgid, struct buf *resp, int *soap, struct buf *scratch)
+{
+	struct buf key = BUF_INIT;
+	uint64_t h = msgid_hash(msgid);
+	size_t want = strlen(msgid), mlen, rlen;
+	const char *mp, *rp;
+	unsigned i;
+	int rc = PARLEY_ENOENT, v;
+
+	/* Newest first: a MessageID answered twice replays its latest answer. */
+	for (i = m->ring_len; i-- > 0;) {
+		if (m->ring_hash[i] != h)
+			continue;
+		if ((rc = answer_key(&key, id, m->ring_seq[i])) != 0)
+			goto fail;
+		rc = get_buf(st->retry, txn, key.data, key.len, scratch, 0);
+		if (rc == PARLEY_ENOENT)
+			continue;
+		if (rc != 0)
+			goto fail;
+		rc = answer_decode(scratch->data, scratch->len, &v, &mp, &mlen, &rp, &rlen);
+		if (rc != 0) {
+			log_warnx("store: an answer kept by conversation %s is damaged", id);
+			goto fail;
+		}
+		if (mlen != want || memcmp(mp, msgid, want) != 0) {
+			rc = PARLEY_ENOENT;
+			continue;
+		}
+		buf_reset(resp);
+		if (buf_append(resp, rp, rlen) != 0) {
+			rc = PARLEY_ENOMEM;
+			goto fail;
+		}
+		*soap = v;
+		rc = 0;
+		goto fail;
+	}
+	rc = PARLEY_ENOENT;
+fail:
+	buf_free(&key);
+	return rc;
+}
+
+/* ---- live counts ------------------------------------------------------------ */
+
+/* The slot of service, or where it would go; called with count_mu held. */
+static size_t
+count_slot(const struct store *st, const char *service, int *found)
+{
+	size_t lo = 0, hi = st->ncounts, mid;
+	int c;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = strcmp(st->counts[mid].name, service);
+		if (c == 0) {
+			*found = 1;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = 0;
+	return lo;
+}
+
+/*
+ * Make sure service has a counter, so that the increment after a commit
+ * cannot fail for memory. Returns 0 or PARLEY_ENOMEM.
+ */
+static int
+count_reserve(struct store *st, const char *service)
+{
+	struct svc_count *p;
+	size_t i, cap;
+	int found, rc = 0;
+
+	pthread_mutex_lock(&st->count_mu);
+	i = count_slot(st, service, &found);
+	if (found)
+		goto done;
+	if (st->ncounts == st->capcounts) {
+		cap = st->capcounts ? st->capcounts * 2 : 8;
+		p = realloc(st->counts, cap * sizeof *p);
+		if (p == NULL) {
+			rc = PARLEY_ENOMEM;
+			goto done;
+		}
+		st->counts = p;
+		st->capcounts = cap;
+	}
+	memmove(&st->counts[i + 1], &st->counts[i], (st->ncounts - i) * sizeof *st->counts);
+	memset(&st->counts[i], 0, sizeof *st->counts);
+	snprintf(st->counts[i].name, sizeof st->counts[i].name, "%s", service);
+	st->ncounts++;
+done:
+	pthread_mutex_unlock(&st->count_mu);
+	return rc;
+}
+
+/* Count one conversation of service in (+1) or out (-1) after a commit. */
+static void
+count_add(struct store *st, const char *service, int delta)
+{
+	size_t i;
+	int found;
+
+	pthread_mutex_lock(&st->count_mu);
+	i = count_slot(st, service, &found);
+	if (found && delta > 0) {
+		st->counts[i].n++;
+		st->live++;
+	} else if (found && st->counts[i].n > 0) {
+		st->counts[i].n--;
+		st->live--;
+	}
+	pthread_mutex_unlock(&st->count_mu);
+}
+
+unsigned
+store_live_count(struct store *st)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&st->count_mu);
+	n = st->live;
+	pthread_mutex_unlock(&st->count_mu);
+	return n;
+}
+
+unsigned
+store_service_count(struct store *st, const char *service)
+{
+	unsigned n = 0;
+	size_t i;
+	int found;
+
+	pthread_mutex_lock(&st->count_mu);
+	i = count_slot(st, service, &found);
+	if (found)
+		n = st->counts[i].n;
+	pthread_mutex_unlock(&st->count_mu);
+	return n;
+}
+
+void
+store_each_service(struct store *st, void (*cb)(void *arg, const char *service, unsigned n),
+    void *arg)
+{
+	size_t i;
+
+	pthread_mutex_lock(&st->count_mu);
+	for (i = 0; i < st->ncounts; i++)
+		if (st->counts[i].n > 0)
+			cb(arg, st->counts[i].name, st->counts[i].n);
+	pthread_mutex_unlock(&st->count_mu);
+}
+
+/* ---- open and close ------------------------------------------------------------ */
+
+/* mkdir -p path, mode 0700 for what it creates. */
+static int
+make_dirs(const char *path, char *err, size_t errlen)
+{
+	struct stat sb;
+	char *p, *s, c;
+	int rc = PARLEY_EIO;
+
+	if ((p = strdup(path)) == NULL)
+		return PARLEY_ENOMEM;
+	for (s = p + 1;; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		c = *s;
+		*s = '\0';
+		if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+			snprintf(err, errlen,
+			    "cannot create store directory %s: %s - check data_dir",
+			    p, strerror(errno));
+			goto fail;
+		}
+		*s = c;
+		if (c == '\0')
+			break;
+	}
+	if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+		snprintf(err, errlen, "store directory %s is not a directory - check data_dir",
+		    path);
+		goto fail;
+	}
+	rc = 0;
+fail:
+	free(p);
+	return rc;
+}
+
+/*
+ * Hold the directory's lock file for as long as the store is open. Recovery
+ * at open would wreck an environment another process is using, and Berkeley
+ * DB does not notice that by itself, so a second user is refused here.
+ */
+static int
+lock_home(struct store *st, const char *home, char *err, size_t errlen)
+{
+	char path[4096], pid[32];
+	ssize_t n;
+	int fd;
+
+	if ((size_t)snprintf(path, sizeof path, "%s/%s", home, LOCK_FILE) >= sizeof path) {
+		snprintf(err, errlen, "store directory name %s is too long", home);
+		return PARLEY_EINVAL;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open %s: %s - check data_dir's owner and mode",
+		    path, strerror(errno));
+		return PARLEY_EIO;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+
+		n = e == EWOULDBLOCK ? pread(fd, pid, sizeof pid - 1, 0) : -1;
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		if (e == EWOULDBLOCK && strtol(pid, NULL, 10) == (long)getpid())
+			snprintf(err, errlen, "store directory %s is already open in this process"
+			    " - give each store its own directory", home);
+		else if (e == EWOULDBLOCK)
+			snprintf(err, errlen,
+			    "store directory %s is in use by another process%s%s%s"
+			    " - stop it, or give this node its own data_dir", home,
+			    pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "");
+		else
+			snprintf(err, errlen, "cannot lock %s: %s", path, strerror(e));
+		close(fd);
+		return PARLEY_EIO;
+	}
+	/* The pid is only for the message above; failing to write it is harmless. */
+	if (ftruncate(fd, 0) == 0) {
+		n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+		if (pwrite(fd, pid, (size_t)n, 0) != n)
+			log_debug("store: cannot write the pid to %s", path);
+	}
+	st->lock_fd = fd;
+	return 0;
+}
+
+static int
+open_db(struct store *st, DB **out, const char *name, char *err, size_t errlen)
+{
+	char file[64];
+	DB_MPOOLFILE *mpf;
+	DB *db = NULL;
+	int ret;
+
+	if ((ret = db_create(&db, st->env, 0)) != 0)
+		goto fail;
+	if (st->mode == STORE_MEMORY) {
+		/* Without this a full cache would spill the database to a temporary file. */
+		mpf = db->get_mpf(db);
+		if ((ret = mpf->set_flags(mpf, DB_MPOOL_NOFILE, 1)) != 0)
+			goto fail;
+		ret = db->open(db, NULL, NULL, name, DB_BTREE,
+		    DB_CREATE | DB_AUTO_COMMIT | DB_THREAD, 0600);
+	} else {
+		snprintf(file, sizeof file, "%s.db", name);
+		ret = db->open(db, NULL, file, NULL, DB_BTREE,
+		    DB_CREATE | DB_AUTO_COMMIT | DB_THREAD, 0600);
+	}
+	if (ret != 0)
+		goto fail;
+	*out = db;
+	return 0;
+
+fail:
+	snprintf(err, errlen, "cannot open the store's %s database: %s%s%s%s", name,
+	    db_strerror(ret), st->dberr[0] ? " (" : "", st->dberr, st->dberr[0] ? ")" : "");
+	if (db != NULL)
+		db->close(db, 0);
+	return ret == ENOMEM ? PARLEY_ENOMEM : PARLEY_EIO;
+}
+
+static int
+count_one(void *arg, const char *id, const struct conv_meta *m)
+{
+	struct store *st = arg;
+
+	(void)id;
+	if (m->state != CONV_LIVE)
+		return 0;
+	if (count_reserve(st, m->service) != 0)
+		return PARLEY_ENOMEM;
+	count_add(st, m->service, 1);
+	return 0;
+}
+
+static int
+open_env(struct store *st, const struct store_config *cfg, char *err, size_t errlen)
+{
+	size_t cache = cfg->cache_bytes ? cfg->cache_bytes : DEFAULT_CACHE;
+	u_int32_t flags = DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK | DB_INIT_LOG |
+	    DB_INIT_MPOOL | DB_THREAD;
+	DB_ENV *env;
+	int ret;
+
+	if ((ret = db_env_create(&st->env, 0)) != 0)
+		goto fail;
+	env = st->env;
+	env->app_private = st;
+	env->set_errcall(env, db_errcall);
+	env->set_msgcall(env, db_msgcall);
+	if ((ret = env->set_cachesize(env, (u_int32_t)(cache / GIB), (u_int32_t)(cache % GIB),
+	    1)) != 0 ||
+	    (ret = env->set_lk_detect(env, DB_LOCK_DEFAULT)) != 0)
+		goto fail;
+	if (st->mode == STORE_MEMORY) {
+		flags |= DB_PRIVATE;
+		if ((ret = env->log_set_config(env, DB_LOG_IN_MEMORY, 1)) != 0 ||
+		    (ret = env->set_lg_bsize(env, MEMORY_LOG_BYTES)) != 0)
+			goto fail;
+	} else {
+		/* This process is the environment's only user (lock_home): recover every time. */
+		flags |= DB_RECOVER;
+		if ((ret = env->log_set_config(env, DB_LOG_AUTO_REMOVE, 1)) != 0)
+			goto fail;
+		if (cfg->sync == STORE_SYNC_WRITE)
+			ret = env->set_flags(env, DB_TXN_WRITE_NOSYNC, 1);
+		else if (cfg->sync == STORE_SYNC_NONE)
+			ret = env->set_flags(env, DB_TXN_NOSYNC, 1);
+		if (ret != 0)
+			goto fail;
+	}
+	if ((ret = env->open(env, st->mode == STORE_MEMORY ? NULL : cfg->home, flags, 0600)) != 0)
+		goto fail;
+	return 0;
+
+fail:
+	if (st->mode == STORE_MEMORY)
+		snprintf(err, errlen, "cannot create the in-memory store: %s%s%s%s%s",
+		    db_strerror(ret), st->dberr[0] ? " (" : "", st->dberr, st->dberr[0] ? ")" : "",
+		    ret == ENOMEM ? " - lower cache_bytes" : "");
+	else
+		snprintf(err, errlen, "cannot open the store in %s: %s%s%s%s", cfg->home,
+		    db_strerror(ret), st->dberr[0] ? " (" : "", st->dberr, st->dberr[0] ? ")" : "");
+	return ret == ENOMEM ? PARLEY_ENOMEM : PARLEY_EIO;
+}
+
+int
+store_open(struct store **out, const struct store_config *cfg, char *err, size_t errlen)
+{
+	struct store *st = NULL;
+	int rc;
+
+	*out = NULL;
+	if (errlen > 0)
+		err[0] = '\0';
+	if (cfg->mode != STORE_MEMORY && cfg->mode != STORE_DISK) {
+		snprintf(err, errlen, "unknown store mode %d", (int)cfg->mode);
+		return PARLEY_EINVAL;
+	}
+	if (cfg->sync != STORE_SYNC_FULL && cfg->sync != STORE_SYNC_WRITE &&
+	    cfg->sync != STORE_SYNC_NONE) {
+		snprintf(err, errlen, "unknown store sync %d", (int)cfg->sync);
+		return PARLEY_EINVAL;
+	}
+	if (cfg->retry_keep > STORE_RING_MAX) {
+		snprintf(err, errlen, "retry_keep %u is over the most the store keeps, %d",
+		    cfg->retry_keep, STORE_RING_MAX);
+		return PARLEY_EINVAL;
+	}
+	if (cfg->mode == STORE_DISK && (cfg->home == NULL || cfg->home[0] == '\0')) {
+		snprintf(err, errlen, "a disk store needs a directory - set data_dir");
+		return PARLEY_EINVAL;
+	}
+	if ((st = calloc(1, sizeof *st)) == NULL) {
+		snprintf(err, errlen, "out of memory opening the store");
+		return PARLEY_ENOMEM;
+	}
+	st->lock_fd = -1;
+	st->mode = cfg->mode;
+	st->keep = cfg->retry_keep ? cfg->retry_keep : DEFAULT_KEEP;
+	st->opening = 1;
+	if (pthread_mutex_init(&st->count_mu, NULL) != 0) {
+		free(st);
+		snprintf(err, errlen, "cannot create a mutex for the store");
+		return PARLEY_ENOMEM;
+	}
+	if (st->mode == STORE_DISK) {
+		if ((rc = make_dirs(cfg->home, err, errlen)) != 0 ||
+		    (rc = lock_home(st, cfg->home, err, errlen)) != 0)
+			goto fail;
+	}
+	if ((rc = open_env(st, cfg, err, errlen)) != 0 ||
+	    (rc = open_db(st, &st->meta, "meta", err, errlen)) != 0 ||
+	    (rc = open_db(st, &st->beans, "beans", err, errlen)) != 0 ||
+	    (rc = open_db(st, &st->retry, "retry", err, errlen)) != 0 ||
+	    (rc = open_db(st, &st->starts, "starts", err, errlen)) != 0)
+		goto fail;
+	st->opening = 0;
+	if ((rc = store_scan(st, count_one, st)) != 0) {
+		snprintf(err, errlen, "cannot count the stored conversations: %s",
+		    parley_strerror(rc));
+		goto fail;
+	}
+	*out = st;
+	return 0;
+
+fail:
+	st->opening = 0;
+	store_close(st);
+	return rc;
+}
+
+void
+store_close(struct store *st)
+{
+	DB **dbs[4];
+	int i, ret;
+
+	if (st == NULL)
+		return;
+	if (st->env != NULL && st->mode == STORE_DISK && st->starts != NULL &&
+	    (ret = st->env->txn_checkpoint(st->env, 0, 0, 0)) != 0)
+		log_warnx("store: checkpoint at close: %s", db_strerror(ret));
+	dbs[0] = &st->starts;
+	dbs[1] = &st->retry;
+	dbs[2] = &st->beans;
+	dbs[3] = &st->meta;
+	for (i = 0; i < 4; i++)
+		if (*dbs[i] != NULL && (ret = (*dbs[i])->close(*dbs[i], 0)) != 0)
+			log_warnx("store: closing a database: %s", db_strerror(ret));
+	if (st->env != NULL && (ret = st->env->close(st->env, 0)) != 0)
+		log_warnx("store: closing the environment: %s", db_strerror(ret));
+	/* Closing the descriptor releases the directory's lock. */
+	if (st->lock_fd >= 0)
+		close(st->lock_fd);
+	pthread_mutex_destroy(&st->count_mu);
+	free(st->counts);
+	free(st);
+}
+
+int
+store_checkpoint(struct store *st)
+{
+	int ret;
+
+	if (st->mode != STORE_DISK)
+		return 0;
+	if ((ret = st->env->txn_checkpoint(st->env, 0, 0, 0)) != 0) {
+		log_warnx("store: checkpoint: %s", db_strerror(ret));
+		return PARLEY_EIO;
+	}
+	return 0;
+}
+
+/* ---- load and find ---------------------------------------------------------------- */
+
+void
+store_conv_clear(struct store_conv *c)
+{
+	conv_meta_clear(&c->meta);
+	buf_free(&c->bean);
+	buf_free(&c->response);
+	memset(c, 0, sizeof *c);
+}
+
+struct load_op {
+	const char *id;
+	const char *msgid;
+	struct store_conv *out;
+	struct buf scratch;
+};
+
+static int
+load_body(struct store *st, DB_TXN *txn, void *arg)
+{
+	struct load_op *op = arg;
+	struct store_conv *out = op->out;
+	int rc;
+
+	conv_meta_clear(&out->meta);
+	buf_reset(&out->response);
+	out->replay = 0;
+	out->replay_soap = 0;
+	if ((rc = get_meta(st, txn, op->id, &out->meta, &op->scratch, 0)) != 0)
+		return rc;
+	rc = get_buf(st->beans, txn, op->id, strlen(op->id), &out->bean, 0);
+	if (rc == PARLEY_ENOENT && out->meta.state != CONV_LIVE)
+		rc = 0;
+	else if (rc == PARLEY_ENOENT) {
+		/* START always writes a bean, so a live conversation without one is damage. */
+		log_warnx("store: live conversation %s has no bean", op->id);
+		rc = PARLEY_EIO;
+	}
+	if (rc != 0 || op->msgid == NULL)
+		return rc;
+	rc = find_answer(st, txn, op->id, &out->meta, op->msgid, &out->response,
+	    &out->replay_soap, &op->scratch);
+	if (rc == 0)
+		out->replay = 1;
+	return rc == PARLEY_ENOENT ? 0 : rc;
+}
+
+int
+store_load(struct store *st, const char *id, const char *msgid, struct store_conv *out)
+{
+	struct load_op op = { id, msgid, out, BUF_INIT };
+	int rc;
+
+	/*
+	 * One transaction, though callers serialise a conversation: store_expire
+	 * from another thread must not slip between reading the metadata and the
+	 * bean. A read-only transaction writes no log and costs little.
+	 */
+	rc = run_txn(st, load_body, &op);
+	buf_free(&op.scratch);
+	if (rc != 0)
+		store_conv_clear(out);
+	return rc;
+}
+
+struct find_op {
+	const char *msgid;
+	struct buf id;
+	struct buf *response;
+	int soap;
+	struct buf scratch;
+};
+
+static int
+find_body(struct store *st, DB_TXN *txn, void *arg)
+{
+	struct find_op *op = arg;
+	struct conv_meta m;
+	int rc;
+
+	memset(&m, 0, sizeof m);
+	rc = get_buf(st->starts, txn, op->msgid, strlen(op->msgid), &op->id, 0);
+	if (rc != 0)
+		return rc;
+	if (memchr(op->id.data, '\0', op->id.len) != NULL)
+		return PARLEY_EIO;
+	if ((rc = get_meta(st, txn, op->id.data, &m, &op->scratch, 0)) != 0)
+		return rc;
+	rc = find_answer(st, txn, op->id.data, &m, op->msgid, op->response, &op->soap,
+	    &op->scratch);
+	conv_meta_clear(&m);
+	return rc;
+}
+
+int
+store_find_start(struct store *st, const char *msgid, char *id, size_t idlen,
+    struct buf *response, int *soap)
+{
+	struct find_op op = { msgid, BUF_INIT, response, 0, BUF_INIT };
+	int rc;
+
+	if ((rc = run_txn(st, find_body, &op)) != 0)
+		goto fail;
+	if (op.id.len >= idlen) {
+		rc = PARLEY_EINVAL;
+		goto fail;
+	}
+	memcpy(id, op.id.data, op.id.len + 1);
+	*soap = op.soap;
+fail:
+	buf_free(&op.id);
+	buf_free(&op.scratch);
+	return rc;
+}
+
+/* ---- commit ------------------------------------------------------------------------- */
+
+/*
+ * Push the answer of message m->seq into m's ring, first dropping the
+ * oldest entries so that at most keep remain (a lowered retry_keep drops
+ * several at once). The seqs whose answers must go are put in dropped.
+ */
+static unsigned
+ring_push(struct conv_meta *m, uint64_t h, unsigned keep, uint64_t *dropped)
+{
+	unsigned drop = 0, i;
+
+	if (m->ring_len + 1 > keep)
+		drop = m->ring_len + 1 - keep;
+	for (i = 0; i < drop; i++)
+		dropped[i] = m->ring_seq[i];
+	if (drop > 0) {
+		m->ring_len -= drop;
+		memmove(&m->ring_hash[0], &m->ring_hash[drop], m->ring_len * sizeof(uint64_t));
+		memmove(&m->ring_seq[0], &m->ring_seq[drop], m->ring_len * sizeof(uint64_t));
+	}
+	m->ring_hash[m->ring_len] = h;
+	m->ring_seq[m->ring_len] = m->seq;
+	m->ring_len++;
+	return drop;
+}
+
+struct commit_op {
+	const struct store_commit *c;
+	struct conv_meta m;            /* as written; its start_msgid is never kept */
+	struct buf key;
+	struct buf rec;
+	struct buf scratch;
+};
+
+static int
+commit_body(struct store *st, DB_TXN *txn, void *arg)
+{
+	struct commit_op *op = arg;
+	const struct store_commit *c = op->c;
+	struct conv_meta old, *m = &op->m;
+	uint64_t dropped[STORE_RING_MAX];
+	size_t idlen = strlen(c->id);
+	unsigned ndropped = 0, i;
+	int rc;
+
+	memset(&old, 0, sizeof old);
+	*m = *c->meta;
+	m->seq = c->meta->seq + 1;
+	m->state = CONV_LIVE;
+	m->ended_ms = 0;
+	if (c->kind == STORE_START) {
+		m->ring_len = 0;
+		m->start_msgid = (char *)(uintptr_t)c->msgid;
+	} else {
+		if ((rc = get_meta(st, txn, c->id, &old, &op->scratch, DB_RMW)) != 0)
+			goto fail;
+		/*
+		 * A conversation expired behind the caller's back, or a caller
+		 * committing from a stale load, must not overwrite what is stored.
+		 */
+		if (old.state != CONV_LIVE || old.seq != c->meta->seq) {
+			rc = PARLEY_ESTATE;
+			goto fail;
+		}
+		memcpy(m->service, old.service, sizeof m->service);
+		m->created_ms = old.created_ms;
+		m->start_msgid = old.start_msgid;
+		m->ring_len = old.ring_len;
+		memcpy(m->ring_hash, old.ring_hash, sizeof m->ring_hash);
+		memcpy(m->ring_seq, old.ring_seq, sizeof m->ring_seq);
+		if (c->kind == STORE_FINISH) {
+			m->state = CONV_ENDED;
+			m->ended_ms = m->last_access_ms;
+		}
+	}
+	if (c->msgid != NULL)
+		ndropped = ring_push(m, msgid_hash(c->msgid), st->keep, dropped);
+
+	/* One order of databases in every transaction: meta, beans, retry, starts. */
+	buf_reset(&op->rec);
+	if ((rc = conv_meta_encode(m, &op->rec)) != 0 ||
+	    (rc = put_rec(st->meta, txn, c->id, idlen, op->rec.data, op->rec.len,
+	    c->kind == STORE_START ? DB_NOOVERWRITE : 0)) != 0)
+		goto fail;
+	if (c->kind == STORE_FINISH)
+		rc = del_rec(st->beans, txn, c->id, idlen);
+	else if (c->kind == STORE_START || c->bean_changed)
+		rc = put_rec(st->beans, txn, c->id, idlen, c->bean, c->bean_len, 0);
+	if (rc != 0)
+		goto fail;
+	for (i = 0; i < ndropped; i++)
+		if ((rc = answer_key(&op->key, c->id, dropped[i])) != 0 ||
+		    (rc = del_rec(st->retry, txn, op->key.data, op->key.len)) != 0)
+			goto fail;
+	if (c->msgid != NULL &&
+	    ((rc = answer_key(&op->key, c->id, m->seq)) != 0 ||
+	    (rc = answer_encode(&op->rec, c->soap, c->msgid, c->response, c->response_len)) != 0 ||
+	    (rc = put_rec(st->retry, txn, op->key.data, op->key.len, op->rec.data, op->rec.len,
+	    0)) != 0))
+		goto fail;
+	if (c->kind == STORE_START && c->msgid != NULL &&
+	    (rc = put_rec(st->starts, txn, c->msgid, strlen(c->msgid), c->id, idlen, 0)) != 0)
+		goto fail;
+	rc = 0;
+fail:
+	m->start_msgid = NULL;
+	conv_meta_clear(&old);
+	return rc;
+}
+
+int
+store_commit(struct store *st, const struct store_commit *c)
+{
+	struct conv_meta *cm = c->meta;
+	struct commit_op op;
+	char *start_msgid = NULL;
+	int rc;
+
+	if (c->id == NULL || c->id[0] == '\0' || cm == NULL ||
+	    (c->kind != STORE_START && c->kind != STORE_UPDATE && c->kind != STORE_FINISH) ||
+	    (c->msgid != NULL && (c->msgid[0] == '\0' || (c->soap != 1 && c->soap != 2))) ||
+	    (c->bean == NULL && c->bean_len > 0) ||
+	    (c->response == NULL && c->response_len > 0) ||
+	    memchr(cm->service, '\0', sizeof cm->service) == NULL)
+		return PARLEY_EINVAL;
+	memset(&op, 0, sizeof op);
+	op.c = c;
+	if (c->kind == STORE_START) {
+		/* Allocate now what must not fail after the commit: the count, start_msgid. */
+		if ((rc = count_reserve(st, cm->service)) != 0)
+			return rc;
+		if (c->msgid != NULL && (start_msgid = strdup(c->msgid)) == NULL)
+			return PARLEY_ENOMEM;
+	}
+	if ((rc = run_txn(st, commit_body, &op)) != 0)
+		goto fail;
+	cm->seq = op.m.seq;
+	cm->state = op.m.state;
+	cm->ended_ms = op.m.ended_ms;
+	cm->ring_len = op.m.ring_len;
+	memcpy(cm->ring_hash, op.m.ring_hash, sizeof cm->ring_hash);
+	memcpy(cm->ring_seq, op.m.ring_seq, sizeof cm->ring_seq);
+	if (c->kind == STORE_START) {
+		free(cm->start_msgid);
+		cm->start_msgid = start_msgid;
+		start_msgid = NULL;
+		count_add(st, cm->service, 1);
+	} else if (c->kind == STORE_FINISH) {
+		count_add(st, op.m.service, -1);
+	}
+fail:
+	free(start_msgid);
+	buf_free(&op.key);
+	buf_free(&op.rec);
+	buf_free(&op.scratch);
+	return rc;
+}
+
+/* ---- expire, purge, scan ---------------------------------------------------------- */
+
+struct end_op {
+	const char *id;
+	int64_t now_ms;
+	struct conv_meta m;
+	struct buf rec;
+	struct buf scratch;
+};
+
+static int
+expire_body(struct store *st, DB_TXN *txn, void *arg)
+{
+	struct end_op *op = arg;
+	size_t idlen = strlen(op->id);
+	int rc;
+
+	conv_meta_clear(&op->m);
+	if ((rc = get_meta(st, txn, op->id, &op->m, &op->scratch, DB_RMW)) != 0)
+		return rc;
+	if (op->m.state != CONV_LIVE)
+		return PARLEY_ENOENT;
+	op->m.state = CONV_EXPIRED;
+	op->m.ended_ms = op->now_ms;
+	buf_reset(&op->rec);
+	if ((rc = conv_meta_encode(&op->m, &op->rec)) != 0 ||
+	    (rc = put_rec(st->meta, txn, op->id, idlen, op->rec.data, op->rec.len, 0)) != 0)
+		return rc;
+	return del_rec(st->beans, txn, op->id, idlen);
+}
+
+int
+store_expire(struct store *st, const char *id, int64_t now_ms)
+{
+	struct end_op op;
+	int rc;
+
+	memset(&op, 0, sizeof op);
+	op.id = id;
+	op.now_ms = now_ms;
+	if ((rc = run_txn(st, expire_body, &op)) == 0)
+		count_add(st, op.m.service, -1);
+	conv_meta_clear(&op.m);
+	buf_free(&op.rec);
+	buf_free(&op.scratch);
+	return rc;
+}
+
+/* Delete every answer kept under id: the keys from "id\0" on that start with it. */
+static int
+del_answers(struct store *st, DB_TXN *txn, const char *id)
+{
+	size_t plen = strlen(id) + 1;
+	DBC *cur = NULL;
+	DBT k, d;
+	int ret, rc;
+
+	memset(&k, 0, sizeof k);
+	memset(&d, 0, sizeof d);
+	/* DB_DBT_REALLOC wants memory of malloc's, which it may grow. */
+	if ((k.data = malloc(plen)) == NULL)
+		return PARLEY_ENOMEM;
+	memcpy(k.data, id, plen);
+	k.size = (u_int32_t)plen;
+	k.flags = DB_DBT_REALLOC;
+	d.flags = DB_DBT_USERMEM | DB_DBT_PARTIAL;
+	if ((ret = st->retry->cursor(st->retry, txn, &cur, 0)) != 0) {
+		free(k.data);
+		return dbcode(ret);
+	}
+	ret = cur->get(cur, &k, &d, DB_SET_RANGE | DB_RMW);
+	while (ret == 0 && k.size == plen + 8 && memcmp(k.data, id, plen) == 0) {
+		if ((ret = cur->del(cur, 0)) != 0)
+			break;
+		ret = cur->get(cur, &k, &d, DB_NEXT | DB_RMW);
+	}
+	rc = ret == DB_NOTFOUND ? 0 : dbcode(ret);
+	ret = cur->close(cur);
+	if (rc == 0)
+		rc = dbcode(ret);
+	free(k.data);
+	return rc;
+}
+
+static int
+purge_body(struct store *st, DB_TXN *txn, void *arg)
+{
+	struct end_op *op = arg;
+	size_t idlen = strlen(op->id);
+	int rc;
+
+	conv_meta_clear(&op->m);
+	if ((rc = get_meta(st, txn, op->id, &op->m, &op->scratch, DB_RMW)) != 0)
+		return rc;
+	if (op->m.state == CONV_LIVE)
+		return PARLEY_ESTATE;
+	if ((rc = del_rec(st->meta, txn, op->id, idlen)) != 0 ||
+	    (rc = del_rec(st->beans, txn, op->id, idlen)) != 0 ||
+	    (rc = del_answers(st, txn, op->id)) != 0)
+		return rc;
+	if (op->m.start_msgid == NULL)
+		return 0;
+	/* A later start may have reused the MessageID: delete only our own entry. */
+	rc = get_buf(st->starts, txn, op->m.start_msgid, strlen(op->m.start_msgid),
+	    &op->scratch, DB_RMW);
+	if (rc == PARLEY_ENOENT)
+		return 0;
+	if (rc != 0)
+		return rc;
+	if (op->scratch.len != idlen || memcmp(op->scratch.data, op->id, idlen) != 0)
+		return 0;
+	return del_rec(st->starts, txn, op->m.start_msgid, strlen(op->m.start_msgid));
+}
+
+int
+store_purge(struct store *st, const char *id)
+{
+	struct end_op op;
+	int rc;
+
+	memset(&op, 0, sizeof op);
+	op.id = id;
+	rc = run_txn(st, purge_body, &op);
+	conv_meta_clear(&op.m);
+	buf_free(&op.rec);
+	buf_free(&op.scratch);
+	return rc;
+}
+
+struct scan_item {
+	char *id;
+	struct conv_meta m;
+};
+
+static void
+batch_free(struct scan_item *batch, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(batch[i].id);
+		batch[i].id = NULL;
+		conv_meta_clear(&batch[i].m);
+	}
+}
+
+/*
+ * Copy up to SCAN_BATCH conversations whose IDs follow after (or from the
+ * first when after is NULL) into batch, with no transaction: each record is
+ * read whole, and the cursor is closed before returning. A damaged record is
+ * logged and skipped. Returns 0 with *n set, PARLEY_AGAIN after a deadlock,
+ * or another PARLEY_E* code, with batch empty on failure.
+ */
+static int
+scan_read(struct store *st, const char *after, struct scan_item *batch, size_t *n)
+{
+	struct scan_item *it;
+	DBC *cur = NULL;
+	DBT k, d;
+	int ret, rc = 0;
+
+	*n = 0;
+	memset(&k, 0, sizeof k);
+	memset(&d, 0, sizeof d);
+	k.flags = DB_DBT_REALLOC;
+	d.flags = DB_DBT_REALLOC;
+	if ((ret = st->meta->cursor(st->meta, NULL, &cur, 0)) != 0)
+		return dbcode(ret);
+	if (after != NULL) {
+		if ((k.data = strdup(after)) == NULL) {
+			rc = PARLEY_ENOMEM;
+			goto fail;
+		}
+		k.size = (u_int32_t)strlen(after);
+		ret = cur->get(cur, &k, &d, DB_SET_RANGE);
+		if (ret == 0 && k.size == strlen(after) && memcmp(k.data, after, k.size) == 0)
+			ret = cur->get(cur, &k, &d, DB_NEXT);
+	} else {
+		ret = cur->get(cur, &k, &d, DB_FIRST);
+	}
+	while (ret == 0 && *n < SCAN_BATCH) {
+		it = &batch[*n];
+		if ((it->id = malloc((size_t)k.size + 1)) == NULL) {
+			rc = PARLEY_ENOMEM;
+			goto fail;
+		}
+		memcpy(it->id, k.data, k.size);
+		it->id[k.size] = '\0';
+		rc = memchr(k.data, '\0', k.size) != NULL ? PARLEY_EIO :
+		    conv_meta_decode(d.data, d.size, &it->m);
+		if (rc == PARLEY_EIO) {
+			log_warnx("store: skipping the damaged metadata of conversation %s",
+			    it->id);
+			free(it->id);
+			it->id = NULL;
+			rc = 0;
+		} else if (rc != 0) {
+			free(it->id);
+			it->id = NULL;
+			goto fail;
+		} else {
+			(*n)++;
+		}
+		if (*n < SCAN_BATCH)
+			ret = cur->get(cur, &k, &d, DB_NEXT);
+	}
+	if (ret != 0 && ret != DB_NOTFOUND)
+		rc = dbcode(ret);
+fail:
+	ret = cur->close(cur);
+	if (rc == 0)
+		rc = dbcode(ret);
+	free(k.data);
+	free(d.data);
+	if (rc != 0) {
+		batch_free(batch, *n);
+		*n = 0;
+	}
+	return rc;
+}
+
+int
+store_scan(struct store *st, int (*cb)(void *arg, const char *id, const struct conv_meta *m),
+    void *arg)
+{
+	struct scan_item *batch;
+	struct timespec now;
+	char *after = NULL;
+	uint64_t seed;
+	unsigned try;
+	size_t n, i;
+	int rc;
+
+	if ((batch = calloc(SCAN_BATCH, sizeof *batch)) == NULL)
+		return PARLEY_ENOMEM;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	seed = ((uint64_t)(uintptr_t)&now ^ (uint64_t)now.tv_nsec) | 1;
+	for (;;) {
+		for (try = 0;; try++) {
+			rc = scan_read(st, after, batch, &n);
+			if (rc != PARLEY_AGAIN)
+				break;
+			if (try + 1 == TXN_TRIES) {
+				rc = PARLEY_EIO;
+				break;
+			}
+			backoff(try, &seed);
+		}
+		if (rc != 0)
+			break;
+		/* No cursor is open now: the callback may change the store. */
+		for (i = 0; i < n && rc == 0; i++)
+			rc = cb(arg, batch[i].id, &batch[i].m);
+		if (rc != 0 || n < SCAN_BATCH) {
+			batch_free(batch, n);
+			break;
+		}
+		free(after);
+		after = batch[n - 1].id;
+		batch[n - 1].id = NULL;
+		batch_free(batch, n);
+	}
+	free(after);
+	free(batch);
+	return rc;
+}
