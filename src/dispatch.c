@@ -451,12 +451,10 @@ run_start(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 		goto fault_id;
 	snprintf(meta.service, sizeof meta.service, "%s", svc->name);
 	meta.created_ms = meta.last_access_ms = dispatch_now_ms();
-	meta.seq = 1;
 	meta.state = CONV_LIVE;
 	meta.max_age_s = svc->max_age_s;
 	meta.max_idle_s = svc->max_idle_s;
 	meta.bean_version = svc->version;
-	meta.start_msgid = msgid != NULL ? strdup(msgid) : NULL;
 	memset(&c, 0, sizeof c);
 	c.id = id;
 	c.kind = STORE_START;
@@ -557,7 +555,7 @@ run_held(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 		buf_free(&call.bean_out);
 		goto fault;
 	}
-	conv.meta.seq++;
+	/* The store advances seq; it stays as loaded here. */
 	conv.meta.last_access_ms = now;
 	memset(&c, 0, sizeof c);
 	c.id = id;
