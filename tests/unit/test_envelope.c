@@ -928,6 +928,9 @@ test_must_understand_unknown(void)
 	check_must_understand(S12_OPEN "<S:Header>" FOO_MU("S:mustUnderstand=\"1\" "
 	    "S:role=\"http://www.w3.org/2003/05/soap-envelope/role/ultimateReceiver\"")
 	    "</S:Header>" BODY_END, SOAP_V12);
+	/* An empty role is taken as no role. */
+	check_must_understand(S12_OPEN "<S:Header>" FOO_MU("S:mustUnderstand=\"1\" "
+	    "S:role=\"\"") "</S:Header>" BODY_END, SOAP_V12);
 }
 
 /* The same header for another role (or none) is skipped, and not counted. */
@@ -960,6 +963,20 @@ test_must_understand_first(void)
 	CU_ASSERT_EQUAL(rc, PARLEY_EFAULT);
 	CU_ASSERT_EQUAL(f.code, FAULT_MUST_UNDERSTAND);
 	CU_ASSERT_PTR_NULL(f.subcode);
+	envelope_clear(&env);
+}
+
+/* Of two WS-Addressing problems, the first in the message is reported. */
+static void
+test_first_addressing_problem(void)
+{
+	struct envelope env = { 0 };
+	struct fault f;
+	int rc = read_str(S11_OPEN "<S:Header>" WSA_MIN "<wsa:To>a</wsa:To><wsa:To>b</wsa:To>"
+	    "<wsa:Action>urn:2</wsa:Action></S:Header>" BODY_END, NULL, &env, &f);
+
+	check_fault_of("two problems", rc, &f, &(struct expect_fault){ FAULT_SENDER, NS_WSA10,
+	    "InvalidAddressingHeader", "InvalidCardinality", NS_WSA10, "To" });
 	envelope_clear(&env);
 }
 
@@ -1888,6 +1905,7 @@ main(void)
 		{ "unknown mustUnderstand header", test_must_understand_unknown },
 		{ "mustUnderstand header for another role", test_must_understand_other_role },
 		{ "MustUnderstand before WS-Addressing faults", test_must_understand_first },
+		{ "first WS-Addressing problem reported", test_first_addressing_problem },
 		{ "mixed WS-Addressing versions", test_mixed_versions },
 		{ "RelatesTo repeats", test_relates_to_repeats },
 		{ "escapes and CDATA in values", test_escapes_and_cdata },
