@@ -104,10 +104,16 @@ int fault_set(struct fault *f, enum fault_code code, const char *subcode_ns,
  *  - headers of both WS-Addressing versions: wsa:InvalidAddressingHeader;
  *  - a header block with mustUnderstand true, targeted at this node (no
  *    role/actor, "next" or "ultimateReceiver") that is not a WS-Addressing or
- *    Parley header: MustUnderstand, naming it.
+ *    Parley header: MustUnderstand, naming it. It wins over the WS-Addressing
+ *    faults above, as SOAP requires.
+ * When the request uses the 2004/08 submission, the WS-Addressing faults
+ * take that version's names: wsa:InvalidMessageInformationHeader (no
+ * subsubcode) and wsa:MessageInformationHeaderRequired, in NS_WSA2004.
  * Header blocks targeted at other roles are skipped and not counted.
+ * fault->not_understood_ns and not_understood point into env's storage.
  * Returns PARLEY_ENOMEM when memory runs out. env must be zeroed or cleared
  * before the call; on failure it may hold partial results until cleared.
+ * Safe to call from many threads at once.
  */
 int envelope_read(const char *buf, size_t len, const struct envelope_limits *lim,
     struct envelope *env, struct fault *fault);
@@ -121,7 +127,8 @@ void envelope_clear(struct envelope *env);
  * the request used WS-Addressing, in its version), wsa:RelatesTo the
  * request's MessageID, and pc:ConversationID when conversation_id is not
  * NULL. Writes the whole <SOAP-ENV:Header> element; the caller's envelope
- * must bind the SOAP-ENV prefix. Returns 0 or PARLEY_ENOMEM.
+ * must bind the SOAP-ENV prefix; nothing is written when there is no block
+ * to write. Returns 0, or PARLEY_ENOMEM with out as it was.
  */
 int envelope_write_reply_headers(struct buf *out, const struct envelope *req,
     const char *action, const char *conversation_id);
@@ -130,7 +137,8 @@ int envelope_write_reply_headers(struct buf *out, const struct envelope *req,
  * Append a whole fault envelope in the given SOAP version (an XML
  * declaration, Envelope, reply headers as above with the WS-Addressing fault
  * action, and the Fault with code, subcodes, reason and detail). req and
- * conversation_id may be NULL. Returns 0 or PARLEY_ENOMEM.
+ * conversation_id may be NULL. Returns 0, or PARLEY_ENOMEM with out as it
+ * was.
  */
 int envelope_write_fault(struct buf *out, enum soap_version soap,
     const struct envelope *req, const char *conversation_id, const struct fault *f);
