@@ -55,12 +55,16 @@ join(const char *dir, const char *file)
 	size_t n;
 	char *s;
 
+	size_t dlen = strlen(dir);
+
 	if (file[0] == '/')
 		return strdup(file);
-	n = strlen(dir) + strlen(file) + 2;
+	while (dlen > 1 && dir[dlen - 1] == '/')
+		dlen--;
+	n = dlen + strlen(file) + 2;
 	s = malloc(n);
 	if (s != NULL)
-		snprintf(s, n, "%s/%s", dir, file);
+		snprintf(s, n, "%.*s/%s", (int)dlen, dir, file);
 	return s;
 }
 

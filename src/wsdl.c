@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -689,6 +690,12 @@ wsdl_parse(const char *text, size_t len, const char *path, struct wsdl *w, char 
 
 	if (len > MAX_WSDL_BYTES) {
 		rc = fail(&c, "is larger than %u MiB", MAX_WSDL_BYTES >> 20);
+		goto fail;
+	}
+	/* The node fills in every mark when it serves the WSDL: one already there would be too. */
+	if (memmem(text, len, REGISTRY_ADDRESS_MARK, sizeof REGISTRY_ADDRESS_MARK - 1) != NULL) {
+		rc = fail(&c, "contains " REGISTRY_ADDRESS_MARK ", which the node uses to mark "
+		    "its address; remove it");
 		goto fail;
 	}
 	/* Idempotent; the node loads its services before it starts worker threads. */

@@ -63,10 +63,9 @@ struct gen_op {
 	char handler[300];         /* NAME_OPERATION */
 	char req_tag[300];         /* "cart:AddItem" */
 	char resp_tag[300];
-	const struct element *req;
-	const struct element *resp;
-	int req_serialize;         /* soap_serialize_<ident> exists (not for int and the like) */
-	int resp_serialize;
+	struct element req;        /* copies: the strings belong to struct gsoap */
+	struct element resp;
+	int resp_serialize;        /* soap_serialize_<ident> exists (not for int and the like) */
 };
 
 static int
@@ -237,6 +236,9 @@ parse_declaration(struct element *e, const char *line, size_t len)
 		start = p;
 		while (p < end && is_ident_char(*p))
 			p++;
+		/* An element's type is "_p__X"; "p__X" is a named schema type. */
+		if (p - start < 5 || start[0] != '_' || start[1] == '_')
+			return 0;
 	} else {
 		/* The element's name is the last identifier "_x__..." before the ';'. */
 		const char *semi = memchr(line, ';', len);
@@ -276,6 +278,7 @@ static int
 read_wsdl2h_header(struct gen *gen, struct gsoap *g, const char *path)
 {
 	static const char marker[] = "Top-level root element \"";
+	static const char brief[] = "/// @brief \"";
 	char *text = NULL;
 	const char *line, *nl, *q, *end;
 	struct element pending;
@@ -297,12 +300,23 @@ read_wsdl2h_header(struct gen *gen, struct gsoap *g, const char *path)
 			continue;
 		}
 		if (len >= 3 && strncmp(line, "///", 3) == 0) {
-			const char *m = memmem(line, len, marker, sizeof marker - 1);
+			const char *m;
 
-			if (m == NULL || have_pending)
+			if (have_pending)
 				continue;
-			/* "URI":LOCAL, then the end of the line or " of type ..." */
-			m += sizeof marker - 1;
+			/*
+			 * wsdl2h introduces an element with "Top-level root element
+			 * "URI":LOCAL[ of type ...]", or one of anonymous simple type with
+			 * "@brief "URI":LOCAL is a simpleType..."; the latter form also
+			 * introduces named types, which parse_declaration tells apart.
+			 */
+			m = memmem(line, len, marker, sizeof marker - 1);
+			if (m != NULL)
+				m += sizeof marker - 1;
+			else if (len > sizeof brief - 1 && strncmp(line, brief, sizeof brief - 1) == 0)
+				m = line + sizeof brief - 1;
+			else
+				continue;
 			q = memchr(m, '"', (size_t)(nl - m));
 			if (q == NULL || q + 1 >= nl || q[1] != ':')
 				continue;
@@ -369,6 +383,77 @@ element_of(const struct gsoap *g, const char *uri, const char *local)
 	return NULL;
 }
 
+/*
+ * The C name soapcpp2 gives element LOCAL of prefix p: "_p__" and the name
+ * with '-' as '_', '_' as "_USCORE" and other characters as "_xHHHH".
+ * Returns 0, or -1 when it does not fit in n bytes.
+ */
+static int
+mangle(const char *prefix, const char *local, char *out, size_t n)
+{
+	size_t k;
+	int w;
+
+	w = snprintf(out, n, "_%s__", prefix);
+	if (w < 0 || (size_t)w >= n)
+		return -1;
+	k = (size_t)w;
+	for (; *local != '\0'; local++) {
+		unsigned char c = (unsigned char)*local;
+
+		if (isalnum(c))
+			w = snprintf(out + k, n - k, "%c", c);
+		else if (c == '-')
+			w = snprintf(out + k, n - k, "_");
+		else if (c == '_')
+			w = snprintf(out + k, n - k, "_USCORE");
+		else
+			w = snprintf(out + k, n - k, "_x%04x", c);
+		if (w < 0 || (size_t)w >= n - k)
+			return -1;
+		k += (size_t)w;
+	}
+	return 0;
+}
+
+/*
+ * When wsdl2h's comments did not say, find the element's type by the name
+ * soapcpp2 gives it, and whether it is a struct or an enum by its uses.
+ */
+static const struct element *
+element_by_name(struct gsoap *g, const char *prefix, const char *local)
+{
+	char ident[600], word[620], get[620];
+	struct element *v, *e;
+
+	if (mangle(prefix, local, ident, sizeof ident) != 0)
+		return NULL;
+	snprintf(get, sizeof get, "soap_get_%s", ident);
+	if (!has_word(g->h_text, get))
+		return NULL;
+	v = realloc(g->elements, (g->n_elements + 1) * sizeof *v);
+	if (v == NULL)
+		return NULL;
+	g->elements = v;
+	e = &v[g->n_elements];
+	memset(e, 0, sizeof *e);
+	snprintf(word, sizeof word, "struct %s", ident);
+	e->is_struct = strstr(g->h_text, word) != NULL;
+	snprintf(word, sizeof word, "enum %s", ident);
+	e->is_enum = strstr(g->h_text, word) != NULL;
+	e->uri = strdup("");
+	e->local = strdup(local);
+	e->ident = strdup(ident);
+	if (e->uri == NULL || e->local == NULL || e->ident == NULL) {
+		free(e->uri);
+		free(e->local);
+		free(e->ident);
+		return NULL;
+	}
+	g->n_elements++;
+	return e;
+}
+
 /* Check that soapcpp2 generated soap_<what>_<ident>, as a function or a macro. */
 static int
 has_serializer(const struct gsoap *g, const char *what, const char *ident)
@@ -379,12 +464,16 @@ has_serializer(const struct gsoap *g, const char *what, const char *ident)
 	return has_word(g->h_text, name);
 }
 
-/* Resolve one message element of op: its type, serializers and tag. */
+/*
+ * Resolve one message element of op: its type and tag, and whether it has a
+ * soap_serialize_ function (*serialize; may be NULL).
+ */
 static int
-resolve_element(struct gen *gen, const struct gsoap *g, const struct wsdl_op *op,
-    const char *uri, const char *local, const struct element **el, char *tag, size_t taglen,
+resolve_element(struct gen *gen, struct gsoap *g, const struct wsdl_op *op,
+    const char *uri, const char *local, struct element *out, char *tag, size_t taglen,
     int *serialize)
 {
+	const struct element *found, **el = &found;
 	static const char *const needed[] = { "default", "get", "put" };
 	const char *prefix;
 	unsigned i;
@@ -399,6 +488,8 @@ resolve_element(struct gen *gen, const struct gsoap *g, const struct wsdl_op *op
 		    op->name, uri);
 	*el = element_of(g, uri, local);
 	if (*el == NULL)
+		*el = element_by_name(g, prefix, local);
+	if (*el == NULL)
 		return fail(gen, "%s/%s.h: no type for element {%s}%s (operation '%s'): run wsdl2h with "
 		    "-g so that every top-level element gets one", gen->gsoap_dir, gen->name, uri, local,
 		    op->name);
@@ -407,14 +498,16 @@ resolve_element(struct gen *gen, const struct gsoap *g, const struct wsdl_op *op
 			return fail(gen, "%s/%sH.h: soapcpp2 made no soap_%s_%s for element {%s}%s: run "
 			    "soapcpp2 on %s.h as the module make rules do", gen->gsoap_dir, gen->name,
 			    needed[i], (*el)->ident, uri, local, gen->name);
-	*serialize = has_serializer(g, "serialize", (*el)->ident);
+	if (serialize != NULL)
+		*serialize = has_serializer(g, "serialize", (*el)->ident);
+	*out = **el;
 	if ((size_t)snprintf(tag, taglen, "%s:%s", prefix, local) >= taglen)
 		return fail(gen, "%s: element name '%s' is too long", gen->wsdl, local);
 	return 0;
 }
 
 static int
-make_ops(struct gen *gen, const struct wsdl *w, const struct gsoap *g,
+make_ops(struct gen *gen, const struct wsdl *w, struct gsoap *g,
     struct gen_op *ops)
 {
 	static const char *const reserved[] = { "namespaces", "serve", "serve_request" };
@@ -444,7 +537,7 @@ make_ops(struct gen *gen, const struct wsdl *w, const struct gsoap *g,
 				return fail(gen, "%s: operations '%s' and '%s' both make the handler %s; "
 				    "rename one", gen->wsdl, ops[j].op->name, op->name, go->handler);
 		if ((rc = resolve_element(gen, g, op, op->request_ns, op->request_name, &go->req,
-		    go->req_tag, sizeof go->req_tag, &go->req_serialize)) != 0)
+		    go->req_tag, sizeof go->req_tag, NULL)) != 0)
 			return rc;
 		if ((rc = resolve_element(gen, g, op, op->response_ns, op->response_name, &go->resp,
 		    go->resp_tag, sizeof go->resp_tag, &go->resp_serialize)) != 0)
@@ -502,7 +595,7 @@ write_ops_h(struct buf *b, const struct gen *gen, const struct gen_op *ops, unsi
 		    "int %s(struct parley_call *call, struct soap *soap, %s *request,\n"
 		    "    %s *response);\n",
 		    g->op->name, g->req_tag, g->resp_tag, g->handler,
-		    c_type(g->req, rt, sizeof rt), c_type(g->resp, st, sizeof st));
+		    c_type(&g->req, rt, sizeof rt), c_type(&g->resp, st, sizeof st));
 	}
 	rc |= buf_printf(b, "\n#endif /* %s */\n", guard);
 	return rc != 0 ? PARLEY_ENOMEM : 0;
@@ -548,12 +641,13 @@ write_glue_c(struct buf *b, const struct gen *gen, const struct gen_op *ops, uns
 		    "\tif ((rc = parley_call_request_end(call, soap)) != 0)\n"
 		    "\t\treturn rc;\n"
 		    "\tif ((rc = %s(call, soap, &request, &response)) != 0)\n"
-		    "\t\treturn rc;\n",
+		    "\t\treturn rc;\n"
+		    "\tsoap->encodingStyle = NULL;\t/* document/literal: no SOAP encoding */\n",
 		    g->handler + strlen(gen->name) + 1,
-		    c_type(g->req, rt, sizeof rt), c_type(g->resp, st, sizeof st),
-		    g->req->ident, g->resp->ident, g->req->ident, g->req_tag, g->handler);
+		    c_type(&g->req, rt, sizeof rt), c_type(&g->resp, st, sizeof st),
+		    g->req.ident, g->resp.ident, g->req.ident, g->req_tag, g->handler);
 		if (g->resp_serialize)
-			rc |= buf_printf(b, "\tsoap_serialize_%s(soap, &response);\n", g->resp->ident);
+			rc |= buf_printf(b, "\tsoap_serialize_%s(soap, &response);\n", g->resp.ident);
 		rc |= buf_printf(b,
 		    "\tif ((rc = parley_call_response_begin(call, soap)) != 0)\n"
 		    "\t\treturn rc;\n"
@@ -561,7 +655,7 @@ write_glue_c(struct buf *b, const struct gen *gen, const struct gen_op *ops, uns
 		    "\t\treturn soap->error;\n"
 		    "\treturn parley_call_response_end(call, soap);\n"
 		    "}\n",
-		    g->resp->ident, g->resp_tag);
+		    g->resp.ident, g->resp_tag);
 	}
 	rc |= buf_puts(b, "\nstatic const struct parley_operation operations[] = {\n");
 	for (i = 0; i < n; i++)

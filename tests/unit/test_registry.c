@@ -400,6 +400,8 @@ test_invoke(void)
 	CU_ASSERT_EQUAL(run(cart, "AddItem", NS_CART,
 	    "<t:AddItem><t:item>apple</t:item><t:qty>2</t:qty></t:AddItem>", &cc, &out), 0);
 	CU_ASSERT(contains(&out, "<cart:count>2</cart:count>"));
+	/* Document/literal: the glue turns gSOAP's default SOAP encoding off. */
+	CU_ASSERT_PTR_NULL(strstr(out.data, "encodingStyle"));
 	CU_ASSERT_EQUAL(run(tally, "AddItem", NS_TALLY,
 	    "<t:AddItem><t:item>apple</t:item><t:qty>2</t:qty></t:AddItem>", &tc, &out), 0);
 	CU_ASSERT(contains(&out, "<cart:count>1002</cart:count>"));
