@@ -207,6 +207,7 @@ store(struct parley_call *call, struct soap *soap, const struct cart *c)
 	return 0;
 }
 
+/* StartCart (phase start): store an empty cart and answer with the new conversation's ID. */
 int
 cart_StartCart(struct parley_call *call, struct soap *soap, struct _cart__StartCart *request,
     struct _cart__StartCartResponse *response)
@@ -232,6 +233,10 @@ cart_StartCart(struct parley_call *call, struct soap *soap, struct _cart__StartC
 	return 0;
 }
 
+/*
+ * AddItem (continue): add qty of item, merging it with a line of the same name,
+ * and answer with the number of items in the cart.
+ */
 int
 cart_AddItem(struct parley_call *call, struct soap *soap, struct _cart__AddItem *request,
     struct _cart__AddItemResponse *response)
@@ -277,6 +282,7 @@ cart_AddItem(struct parley_call *call, struct soap *soap, struct _cart__AddItem 
 	return 0;
 }
 
+/* GetCart (continue): answer with the cart's lines and the number of items. */
 int
 cart_GetCart(struct parley_call *call, struct soap *soap, struct _cart__GetCart *request,
     struct _cart__GetCartResponse *response)
@@ -303,6 +309,7 @@ cart_GetCart(struct parley_call *call, struct soap *soap, struct _cart__GetCart 
 	return 0;
 }
 
+/* Checkout (finish): answer with the number of items; the node then ends the conversation. */
 int
 cart_Checkout(struct parley_call *call, struct soap *soap, struct _cart__Checkout *request,
     struct _cart__CheckoutResponse *response)

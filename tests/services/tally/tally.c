@@ -64,6 +64,7 @@ store(struct parley_call *call, int tally)
 	return 0;
 }
 
+/* StartCart (start): a tally of 0; answers with the conversation ID. */
 int
 tally_StartCart(struct parley_call *call, struct soap *soap, struct _cart__StartCart *request,
     struct _cart__StartCartResponse *response)
@@ -82,6 +83,7 @@ tally_StartCart(struct parley_call *call, struct soap *soap, struct _cart__Start
 	return 0;
 }
 
+/* AddItem (continue): add qty to the tally; answers ADD_BIAS + the tally. */
 int
 tally_AddItem(struct parley_call *call, struct soap *soap, _cart__AddItem *request,
     struct _cart__AddItemResponse *response)
@@ -103,6 +105,7 @@ tally_AddItem(struct parley_call *call, struct soap *soap, _cart__AddItem *reque
 	return 0;
 }
 
+/* GetCart (continue): answers the tally. */
 int
 tally_GetCart(struct parley_call *call, struct soap *soap, struct _cart__GetCart *request,
     struct _cart__GetCartResponse *response)
@@ -112,6 +115,7 @@ tally_GetCart(struct parley_call *call, struct soap *soap, struct _cart__GetCart
 	return load(call, &response->count);
 }
 
+/* Checkout (finish): answers the tally. */
 int
 tally_Checkout(struct parley_call *call, struct soap *soap, struct _cart__Checkout *request,
     struct _cart__CheckoutResponse *response)
@@ -121,6 +125,7 @@ tally_Checkout(struct parley_call *call, struct soap *soap, struct _cart__Checko
 	return load(call, &response->count);
 }
 
+/* Sleep (continue): sleep ms milliseconds (0 to MAX_SLEEP), then answer ms. */
 int
 tally_Sleep(struct parley_call *call, struct soap *soap, _cart__Sleep *request,
     _cart__SleepResponse *response)
@@ -139,6 +144,7 @@ tally_Sleep(struct parley_call *call, struct soap *soap, _cart__Sleep *request,
 	return 0;
 }
 
+/* Echo (none): answer with the text. */
 int
 tally_Echo(struct parley_call *call, struct soap *soap, _cart__Echo *request,
     _cart__EchoResponse *response)
