@@ -42,6 +42,8 @@ struct descriptor {
  */
 int descriptor_parse(const char *text, size_t len, const char *path, struct descriptor *d,
     char *err, size_t errlen);
+
+/* Release what descriptor_parse filled in; d is zeroed. */
 void descriptor_free(struct descriptor *d);
 
 /* An operation as the node dispatches it. */
@@ -81,10 +83,18 @@ struct registry;
  * to do" in err (the first service that failed), with *out NULL.
  */
 int registry_load(struct registry **out, const char *deploy_dir, char *err, size_t errlen);
+
+/*
+ * Unload every module and release r (NULL is allowed). Nothing of r may be in
+ * use: the operations' invoke functions are gone once the modules are closed.
+ */
 void registry_free(struct registry *r);
 
+/* The number of services, and the i-th (NULL past the end), sorted by descriptor name. */
 unsigned registry_count(const struct registry *r);
 const struct service *registry_at(const struct registry *r, unsigned i);
+
+/* The service with this descriptor name, or NULL. The pointers live as long as r. */
 const struct service *registry_find(const struct registry *r, const char *name);
 
 /*
