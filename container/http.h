@@ -29,7 +29,7 @@ struct http_request {
 	const char *content_type;      /* header values, NUL-terminated, or NULL */
 	const char *soap_action;       /* SOAPAction, unquoted */
 	const char *host;
-	char *body;                    /* NUL-terminated after body_len; NULL when there is none */
+	char *body;                    /* NUL-terminated after body_len; NULL when body_len is 0 */
 	size_t body_len;
 	size_t consumed;               /* bytes of the buffer this request used (head + body) */
 };
@@ -41,8 +41,13 @@ struct http_request {
  * bytes are needed (*need_continue set to 1 once the head is whole and the
  * client asked for 100-continue), or a negative value with *status set to the
  * HTTP status to answer: 400 malformed, 413 body over max_body, 431 head over
- * max_head or too many fields, 501 a transfer coding other than chunked,
- * 505 a version other than HTTP/1.x. *reason then says what was wrong.
+ * max_head or too many fields, 501 a transfer coding other than chunked or a
+ * method name longer than 7 bytes, 505 a version other than HTTP/1.x.
+ * *reason (static text) then says what was wrong. buf is only read until 0 is
+ * returned, so after HTTP_INCOMPLETE the same bytes, with more appended, may
+ * be parsed again. A zero limit means its default. Requests with both
+ * Content-Length and Transfer-Encoding are refused (400): they are how
+ * requests are smuggled past proxies. Host is not required.
  */
 int http_parse(char *buf, size_t len, const struct http_limits *lim, struct http_request *req,
     int *need_continue, int *status, const char **reason);

@@ -17,6 +17,7 @@
 #include "buf.h"
 #include "http.h"
 
+/* Zero fields take the defaults below. */
 struct server_config {
 	const char *listen;            /* "HOST:PORT"; PORT 0 picks a free port */
 	unsigned workers;              /* worker threads; default 8 */
@@ -36,14 +37,17 @@ struct exchange {
 	struct buf body;               /* response body */
 	int close;                     /* set to 1 to close the connection after the response */
 	void *parked;                  /* free for the handler while the exchange is parked */
-	char peer[64];                 /* the client's address, "IP:PORT" */
+	char peer[64];                 /* the client's address, "IP:PORT" ("[IP]:PORT" for IPv6) */
 };
 
 /*
  * The request handler, called on a worker thread with that worker's state
  * (from worker_init). It fills x's response and returns 0 for the server to
  * send it, or returns PARLEY_AGAIN after parking x, which someone then
- * finishes with server_finish. Any other return sends a 500.
+ * finishes with server_finish; once x is handed over the handler must not
+ * touch it again. Any other return sends a 500. HEAD requests come to the
+ * handler like GET; the server sends the head, with the Content-Length of the
+ * body the handler made, and no body (nor for 204 and 304).
  */
 typedef int (*server_handler)(void *arg, void *worker, struct exchange *x);
 
@@ -57,9 +61,13 @@ struct server_hooks {
 struct server;
 
 /*
- * Bind and listen on cfg->listen and start the worker threads. On failure
- * returns PARLEY_EIO (err says why: address in use, permission...) or
- * PARLEY_EINVAL for a bad address, with *out NULL.
+ * Bind and listen on cfg->listen and start the worker threads; cfg and hooks
+ * are copied (cfg->listen need not outlive the call). cfg->listen is
+ * "IPv4:PORT", "[IPv6]:PORT", "localhost:PORT" or "*:PORT". On failure
+ * returns PARLEY_EIO (err says why: address in use, permission, a
+ * worker_init that returned NULL...), PARLEY_EINVAL for a bad address or
+ * PARLEY_ENOMEM, with *out NULL; workers whose worker_init succeeded have
+ * had worker_fini by then. Worker threads block asynchronous signals.
  */
 int server_start(struct server **out, const struct server_config *cfg,
     const struct server_hooks *hooks, char *err, size_t errlen);
@@ -70,14 +78,17 @@ const char *server_address(const struct server *s);
 /*
  * Send x's response and give its connection back (to wait for the next
  * request, or to be closed). Called once for each parked exchange, from any
- * thread; x must not be used afterwards.
+ * thread; x must not be used afterwards. The send happens on the calling
+ * thread and may wait up to send_timeout for a slow client.
  */
 void server_finish(struct exchange *x);
 
 /*
  * Close connections whose deadline passed (a request not whole within
  * recv_timeout gets 408 and is closed; idle keep-alive connections are closed
- * silently). Called about every 100 ms by the owner of the server.
+ * silently, and so are new connections that send nothing within
+ * recv_timeout). Called about every 100 ms by the owner of the server, from
+ * one thread, never at the same time as server_stop.
  */
 void server_tick(struct server *s);
 
@@ -95,7 +106,11 @@ void server_get_stats(const struct server *s, struct server_stats *st);
 /*
  * Stop: close the listening socket, let exchanges in flight finish (up to
  * grace_ms), close every connection, join the workers and free everything.
- * NULL is allowed.
+ * NULL is allowed. Responses sent while stopping carry Connection: close.
+ * A handler still running on a worker after grace_ms is waited for (a thread
+ * cannot be interrupted); an exchange still parked then is dropped with its
+ * connection, and server_finish must not be called for it any more: whoever
+ * parks exchanges is to finish or forget them before grace_ms runs out.
  */
 void server_stop(struct server *s, unsigned grace_ms);
 
