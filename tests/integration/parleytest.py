@@ -373,6 +373,8 @@ def run(test_fn, name=None):
     nodes = []
     try:
         test_fn(wd, nodes)
+        for n in nodes:
+            check_sanitizers(n)
     except TestFailure as e:
         print("FAIL: %s: %s" % (name, e))
         for n in nodes:
@@ -390,6 +392,19 @@ def run(test_fn, name=None):
 
 class SkipTest(Exception):
     pass
+
+
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "WARNING: ThreadSanitizer")
+
+
+def check_sanitizers(node):
+    """A node built with sanitizers reports to its log; any report fails the test."""
+    log = node.log()
+    for mark in SANITIZER_MARKS:
+        i = log.find(mark)
+        if i >= 0:
+            raise TestFailure("node %s's log has a sanitizer report:\n%s" % (node.name, log[max(0, i - 200):i + 3000]))
 
 
 def cleanup(nodes, wd, keep=False):
