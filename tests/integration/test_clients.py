@@ -139,6 +139,19 @@ def whole_conversation(name, argv, env, node):
     return conversation_id
 
 
+def soap_lite_default_start(node):
+    """What SOAP::Lite sends for an operation without parameters unless told
+    otherwise: a nil element, which the schema does not allow. Regression: the
+    fault named a conversation ID that had never been stored."""
+    c = Client(node)
+    a = c.post("/services/cart", envelope(
+        '<cart:StartCart xmlns:cart="%s" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+        ' xsi:nil="true" />' % NS_CART), 11, CART_ACTION + "StartCart")
+    equal(a.fault_code(), "{%s}Client" % NS_SOAP11, "a nil StartCart's fault")
+    equal(a.conversation_id(), None, "the pc:ConversationID header of a failed start's fault")
+    c.close()
+
+
 def test(wd, nodes):
     require = os.environ.get("PARLEY_REQUIRE_CLIENTS") == "1"
     node = Node(wd, store="memory")
@@ -166,6 +179,7 @@ def test(wd, nodes):
         equal(a.fault_code(), "{%s}UnknownConversation" % NS_PC,
               "GetCart in conversation %s after its client checked out" % conversation_id)
     c.close()
+    soap_lite_default_start(node)
     node_status = node.status()
     cart = [s for s in node_status["services"] if s["name"] == "cart"]
     equal(len(cart), 1, "the node's status lists the cart service")
