@@ -447,8 +447,9 @@ run_start(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 		goto fault;
 	}
 	call.id = id;
+	/* A start that faults keeps nothing: its answer names no conversation. */
 	if (invoke(w, m, svc, &call, &f) != 0)
-		goto fault_id;
+		goto fault;
 	snprintf(meta.service, sizeof meta.service, "%s", svc->name);
 	meta.created_ms = meta.last_access_ms = dispatch_now_ms();
 	meta.state = CONV_LIVE;
@@ -475,9 +476,6 @@ run_start(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 	atomic_fetch_add(&d->started, 1);
 	log_debug("%s %s started %s", svc->name, op->name, id);
 	rc = answer_ok(m, m->env.soap);
-	goto out;
-fault_id:
-	rc = answer_fault(d, m, id, &f);
 	goto out;
 fault:
 	rc = answer_fault(d, m, NULL, &f);

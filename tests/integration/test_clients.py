@@ -1,0 +1,206 @@
+#!/usr/bin/python3
+"""test_clients - the sample clients in samples/clients (zeep, SOAP::Lite, the
+npm soap package) each hold a whole cart conversation with one node, from
+the WSDL it serves; afterwards the node holds no conversation. Through a
+proxy that miscounts, each client notices the wrong answer and exits 1.
+
+A client whose runtime is missing is skipped (the test then exits 77 after
+running the others), unless PARLEY_REQUIRE_CLIENTS=1, when it fails and says
+what to install."""
+
+import http.client
+import http.server
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from parleytest import *  # noqa: F401,F403
+
+CLIENTS = os.path.join(TOP_SRCDIR, "samples", "clients")
+NODE_MODULES = os.path.join(CLIENTS, "node", "node_modules")
+CLIENT_TIMEOUT = 60
+EXPECTED_COUNT = 6
+
+
+def has_module(argv):
+    """Whether argv (an interpreter loading a module) runs and exits 0."""
+    try:
+        return subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def python_client():
+    """(argv, env, None) to run the zeep client, or (None, None, what to install)."""
+    if not has_module(["/usr/bin/python3", "-c", "import zeep"]):
+        return None, None, "zeep for /usr/bin/python3 (apt-get install python3-zeep)"
+    return ["/usr/bin/python3", os.path.join(CLIENTS, "python", "cart_client.py")], None, None
+
+
+def perl_client():
+    perl = shutil.which("perl")
+    if perl is None or not has_module([perl, "-MSOAP::Lite", "-MLWP::UserAgent", "-MXML::Parser", "-e", "1"]):
+        return None, None, "perl with SOAP::Lite (apt-get install libsoap-lite-perl)"
+    return [perl, os.path.join(CLIENTS, "perl", "cart_client.pl")], None, None
+
+
+def node_client():
+    node = shutil.which("node")
+    if node is None:
+        return None, None, "node (apt-get install nodejs npm)"
+    if not os.path.isdir(os.path.join(NODE_MODULES, "soap")):
+        return None, None, ("the npm soap package in %s (cd %s && npm ci --no-audit --no-fund)"
+                            % (NODE_MODULES, os.path.dirname(NODE_MODULES)))
+    env = dict(os.environ, NODE_PATH=NODE_MODULES)
+    return [node, os.path.join(CLIENTS, "node", "cart_client.js")], env, None
+
+
+# name, how to find its runtime, extra arguments
+RUNS = [
+    ("python (zeep, SOAP 1.1)", python_client, []),
+    ("python (zeep, SOAP 1.2)", python_client, ["--soap12"]),
+    ("perl (SOAP::Lite)", perl_client, []),
+    ("node (soap)", node_client, []),
+]
+
+
+class MiscountingProxy(http.server.ThreadingHTTPServer):
+    """Passes requests on to a node, but answers every AddItem with one item
+    too many, and serves the node's WSDL with its own address in it."""
+
+    def __init__(self, node):
+        self.node = node
+        super().__init__(("127.0.0.1", 0), MiscountingHandler)
+        self.url = "http://127.0.0.1:%d" % self.server_address[1]
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+class MiscountingHandler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.forward(None)
+
+    def do_POST(self):
+        self.forward(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+
+    def forward(self, body):
+        node = self.server.node
+        c = http.client.HTTPConnection("127.0.0.1", node.port, timeout=30)
+        headers = {k: v for k, v in self.headers.items()
+                   if k.lower() in ("content-type", "soapaction")}
+        c.request(self.command, self.path, body=body, headers=headers)
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        data = data.replace(node.url.encode(), self.server.url.encode())
+        data = re.sub(rb"(<(\w+:)?AddItemResponse><(\w+:)?count>)(\d+)",
+                      lambda m: m.group(1) + str(int(m.group(4)) + 1).encode(), data)
+        self.send_response(r.status)
+        self.send_header("Content-Type", r.getheader("Content-Type"))
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def run_client(name, argv, env, base_url):
+    """Run one client against the cart at base_url; return (exit status, output)."""
+    wsdl_url = base_url + "/services/cart?wsdl"
+    try:
+        p = subprocess.run(argv + [wsdl_url], env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=CLIENT_TIMEOUT)
+    except subprocess.TimeoutExpired as e:
+        raise TestFailure("%s did not finish in %d s; it printed:\n%s"
+                          % (name, CLIENT_TIMEOUT, (e.stdout or b"").decode(errors="replace")))
+    out = p.stdout.decode(errors="replace")
+    print("----- %s: %s\n%s" % (name, " ".join(argv[1:] + [wsdl_url]), out), end="")
+    return p.returncode, out
+
+
+def whole_conversation(name, argv, env, node):
+    """Run one client against node; return the conversation ID it printed."""
+    exit_status, out = run_client(name, argv, env, node.url)
+    check(exit_status == 0, "%s exited with %d; it printed:\n%s" % (name, exit_status, out))
+    m = re.search(r"^started conversation (\S+)$", out, re.M)
+    check(m, "%s does not say which conversation it started:\n%s" % (name, out))
+    conversation_id = m.group(1)
+    check(conversation_id.startswith(node.name + "."),
+          "%s's conversation ID %s is one of node %s's" % (name, conversation_id, node.name))
+    m = re.search(r"^checked out (\d+) items; conversation (\S+) ended$", out, re.M)
+    check(m, "%s does not say what it checked out:\n%s" % (name, out))
+    equal(int(m.group(1)), EXPECTED_COUNT, "%s's final count" % name)
+    equal(m.group(2), conversation_id, "the conversation %s checked out" % name)
+    return conversation_id
+
+
+def soap_lite_default_start(node):
+    """What SOAP::Lite sends for an operation without parameters unless told
+    otherwise: a nil element, which the schema does not allow. Regression: the
+    fault named a conversation ID that had never been stored."""
+    c = Client(node)
+    a = c.post("/services/cart", envelope(
+        '<cart:StartCart xmlns:cart="%s" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+        ' xsi:nil="true" />' % NS_CART), 11, CART_ACTION + "StartCart")
+    equal(a.fault_code(), "{%s}Client" % NS_SOAP11, "a nil StartCart's fault")
+    equal(a.conversation_id(), None, "the pc:ConversationID header of a failed start's fault")
+    c.close()
+
+
+def test(wd, nodes):
+    require = os.environ.get("PARLEY_REQUIRE_CLIENTS") == "1"
+    node = Node(wd, store="memory")
+    nodes.append(node)
+    node.start()
+
+    missing = []
+    runnable = []
+    for name, find_runtime, extra in RUNS:
+        argv, env, needs = find_runtime()
+        if needs is not None:
+            check(not require, "PARLEY_REQUIRE_CLIENTS=1 but %s cannot run: install %s" % (name, needs))
+            print("----- %s: skipped, it needs %s" % (name, needs))
+            missing.append("%s, which needs %s" % (name, needs))
+        else:
+            runnable.append((name, argv + extra, env))
+
+    conversation_ids = [whole_conversation(name, argv, env, node) for name, argv, env in runnable]
+
+    equal(len(set(conversation_ids)), len(conversation_ids), "every client had its own conversation")
+    # The IDs the clients printed are the conversations they ended.
+    c = Client(node)
+    for conversation_id in conversation_ids:
+        a = Cart(c).get(conv=conversation_id)
+        equal(a.fault_code(), "{%s}UnknownConversation" % NS_PC,
+              "GetCart in conversation %s after its client checked out" % conversation_id)
+    c.close()
+    soap_lite_default_start(node)
+    node_status = node.status()
+    cart = [s for s in node_status["services"] if s["name"] == "cart"]
+    equal(len(cart), 1, "the node's status lists the cart service")
+    equal(cart[0]["conversations"], 0, "cart conversations left on the node")
+    equal(node_status["messages"]["started"], len(conversation_ids), "conversations started")
+    equal(node_status["messages"]["finished"], len(conversation_ids), "conversations finished")
+
+    proxy = MiscountingProxy(node)
+    for name, argv, env in runnable:
+        exit_status, out = run_client(name + " through a miscounting proxy", argv, env, proxy.url)
+        equal(exit_status, 1, "%s's exit status when AddItem's count is wrong" % name)
+        check("wrong answer" in out and "count after adding 2 apple" in out,
+              "%s says what was wrong:\n%s" % (name, out))
+    proxy.shutdown()
+    proxy.server_close()
+    equal(node.stop(), 0, "parleyd's exit status after SIGTERM")
+
+    if missing:
+        check_sanitizers(node)
+        raise SkipTest("ran %d of %d clients; skipped %s"
+                       % (len(conversation_ids), len(RUNS), "; ".join(missing)))
+
+
+run(test)
