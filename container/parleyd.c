@@ -343,25 +343,28 @@ main(int argc, char **argv)
 	int64_t next_sweep, next_checkpoint, now;
 	unsigned i, n;
 
-	if (parse_options(argc, argv, &opt) != 0)
-		return 2;
+	if (parse_options(argc, argv, &opt) != 0) {
+		status = 2;
+		goto done;
+	}
 	log_init("parleyd", 1, LOG_LEVEL_INFO);
 	if (read_conf(&opt, &conf, err, sizeof err) != 0) {
 		fprintf(stderr, "parleyd: %s\n", err);
-		return 1;
+		goto done;
 	}
 	xmlInitParser();
 	if (opt.check) {
 		if (registry_load(&reg, conf.deploy_dir, err, sizeof err) != 0) {
 			fprintf(stderr, "parleyd: %s\n", err);
-			return 1;
+			goto done;
 		}
 		if (opt.verbose > 0)
 			conf_print(stdout, &conf);
 		printf("configuration OK (%u service%s in %s)\n", registry_count(reg),
 		    registry_count(reg) == 1 ? "" : "s", conf.deploy_dir);
 		registry_free(reg);
-		return 0;
+		status = 0;
+		goto done;
 	}
 
 	log_init("parleyd", opt.foreground, conf.log_level);
@@ -506,6 +509,7 @@ out:
 	if (lock_fd >= 0)
 		close(lock_fd);
 	xmlCleanupParser();
+done:
 	free(opt.defines);
 	return status;
 }
