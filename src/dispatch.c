@@ -424,10 +424,16 @@ run_start(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 			goto fault;
 		}
 		held = 1;
-		rc = store_find_start(d->st, msgid, id, sizeof id, &replay, &soapv);
+		rc = store_find_start(d->st, svc->name, msgid, id, sizeof id, &replay, &soapv);
 		if (rc == 0) {
 			rc = answer_replay(d, m, &replay, soapv);
 			goto out;
+		}
+		if (rc == PARLEY_EEXIST) {
+			fault_set(&f, FAULT_SENDER, NULL, NULL,
+			    "wsa:MessageID %s already started a conversation of another service; "
+			    "a new message needs a new MessageID", msgid);
+			goto fault;
 		}
 		if (rc != PARLEY_ENOENT) {
 			fault_set(&f, FAULT_RECEIVER, NULL, NULL, "the store failed: %s",
