@@ -330,6 +330,16 @@ invoke(struct dispatch_worker *w, struct message *m, const struct service *svc,
 		const char **s;
 		const char *reason = NULL;
 
+		/*
+		 * gSOAP reads the envelope as a C string, so it runs out of input
+		 * at a NUL byte as at the end. SOAP_EOF is -1, which the test
+		 * below would take for a PARLEY_E code, losing what went wrong.
+		 */
+		if (rc == SOAP_EOF && call->stage == CALL_READING) {
+			fault_set(f, FAULT_SENDER, NULL, NULL, "malformed XML: the message ends, or "
+			    "holds a NUL byte, before its elements are closed");
+			goto fail;
+		}
 		if (rc < 0)
 			soap->error = SOAP_FAULT;
 		soap_set_fault(soap);
