@@ -94,13 +94,14 @@ dispatch_set_limits(struct dispatch *d, unsigned max_headers, unsigned max_conve
 }
 
 /* gSOAP would fault on headers marked mustUnderstand that its empty header
- * type does not know; envelope_read has already judged every header. */
+ * type does not know; envelope_read has already judged every header. A hook
+ * also turns off strict mode's refusal of unknown elements, so an element
+ * elsewhere (in the Body) is refused here. */
 static int
 ignore_header(struct soap *soap, const char *tag)
 {
-	(void)soap;
 	(void)tag;
-	return SOAP_OK;
+	return soap->part == SOAP_IN_HEADER ? SOAP_OK : SOAP_TAG_MISMATCH;
 }
 
 struct dispatch_worker *
