@@ -464,25 +464,42 @@ def workdir(name):
     return tempfile.mkdtemp(prefix="parley-%s-" % name, dir=base)
 
 
-def run(test_fn, name=None):
-    """Run test_fn(workdir); print a verdict; exit 0, 1 (failed) or 77 (skipped)."""
+def run(test_fn, name=None, limit=None):
+    """Run test_fn(workdir); print a verdict; exit 0, 1 (failed) or 77 (skipped).
+
+    A test that runs longer than limit seconds (PARLEY_TEST_LIMIT, default 90)
+    fails here, with its nodes' logs and its nodes stopped, before timeout.sh
+    would kill it and leave the nodes running."""
     name = name or os.path.basename(sys.argv[0])
     wd = workdir(name.replace(".py", ""))
     nodes = []
+    limit = int(limit or os.environ.get("PARLEY_TEST_LIMIT", "90"))
+
+    def on_alarm(sig, frame):
+        raise TimeLimit("the test ran longer than its limit of %d s" % limit)
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(limit)
     try:
         test_fn(wd, nodes)
+        signal.alarm(0)
         for n in nodes:
             check_sanitizers(n)
-    except TestFailure as e:
+    except SkipTest as e:
+        signal.alarm(0)
+        print("SKIP: %s: %s" % (name, e))
+        cleanup(nodes, wd)
+        sys.exit(77)
+    except (Exception, TimeLimit) as e:  # noqa: BLE001 - any error fails the test, with the logs
+        signal.alarm(0)
+        if not isinstance(e, (TestFailure, TimeLimit)):
+            import traceback
+            traceback.print_exc(file=sys.stdout)
         print("FAIL: %s: %s" % (name, e))
         for n in nodes:
             print("----- log of node %s\n%s" % (n.name, n.log()[-6000:]))
         cleanup(nodes, wd, keep=True)
         sys.exit(1)
-    except SkipTest as e:
-        print("SKIP: %s: %s" % (name, e))
-        cleanup(nodes, wd)
-        sys.exit(77)
     cleanup(nodes, wd)
     print("PASS: %s" % name)
     sys.exit(0)
@@ -490,6 +507,10 @@ def run(test_fn, name=None):
 
 class SkipTest(Exception):
     pass
+
+
+class TimeLimit(BaseException):
+    """Raised in the main thread at the test's time limit; not an Exception, so no test catches it."""
 
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
