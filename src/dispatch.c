@@ -668,10 +668,30 @@ one_way_answer(struct message *m)
 }
 
 /*
- * Answer the parked messages that now hold conversation id after the
- * caller's message: each takes the conversation in turn, then is handed back
- * to its owner with done().
+ * Answer a parked message that now holds its conversation (gate_leave
+ * handed it over), then hand it back to its owner with done().
  */
+static void
+run_parked(struct dispatch *d, struct dispatch_worker *w, struct gate_waiter *next)
+{
+	struct message *m = (struct message *)(void *)next;
+	const struct service *svc;
+	const struct operation *op;
+	int one_way = 0;
+
+	/* The envelope was read and the route checked before it parked. */
+	(void)route(d, m, &svc, &op, &(struct fault){ 0 });
+	(void)check_reply_addresses(&m->env, &(struct fault){ 0 }, &one_way);
+	run_held(d, w, m, svc, op);
+	if (one_way)
+		one_way_answer(m);
+	envelope_clear(&m->env);
+	/* done() takes the answer; the parked copy is ours to free. */
+	m->done(m);
+	free(m->heap);
+}
+
+/* Leave conversation id, which the caller holds, answering whatever parked behind it. */
 static void
 drain(struct dispatch *d, struct dispatch_worker *w, const char *id_of_caller)
 {
@@ -679,23 +699,8 @@ drain(struct dispatch *d, struct dispatch_worker *w, const char *id_of_caller)
 	char id[IDGEN_ID_MAX];
 
 	snprintf(id, sizeof id, "%s", id_of_caller);
-	while ((next = gate_leave(d->gate, id)) != NULL) {
-		struct message *m = (struct message *)(void *)next;
-		const struct service *svc;
-		const struct operation *op;
-		int one_way = 0;
-
-		/* The envelope was read and the route checked before it parked. */
-		(void)route(d, m, &svc, &op, &(struct fault){ 0 });
-		(void)check_reply_addresses(&m->env, &(struct fault){ 0 }, &one_way);
-		run_held(d, w, m, svc, op);
-		if (one_way)
-			one_way_answer(m);
-		envelope_clear(&m->env);
-		/* done() takes the answer; the parked copy is ours to free. */
-		m->done(m);
-		free(m->heap);
-	}
+	while ((next = gate_leave(d->gate, id)) != NULL)
+		run_parked(d, w, next);
 }
 
 int
@@ -703,6 +708,7 @@ dispatch_message(struct dispatch *d, struct dispatch_worker *w, struct message *
 {
 	const struct service *svc = NULL;
 	const struct operation *op = NULL;
+	struct gate_waiter *next;
 	struct message *copy;
 	char id[IDGEN_ID_MAX];
 	int one_way = 0, rc;
@@ -752,8 +758,22 @@ dispatch_message(struct dispatch *d, struct dispatch_worker *w, struct message *
 		if (rc != 0)
 			goto nomem;
 		run_held(d, w, m, svc, op);
-		drain(d, w, id);
-		break;
+		next = gate_leave(d->gate, id);
+		if (next == NULL)
+			break;
+		/*
+		 * Messages wait behind this one: its answer leaves first. Were it
+		 * to wait until they have run, its client would wait for every
+		 * message that came after its own, for ever under steady traffic.
+		 */
+		if (one_way)
+			one_way_answer(m);
+		envelope_clear(&m->env);
+		m->done(m);
+		do
+			run_parked(d, w, next);
+		while ((next = gate_leave(d->gate, id)) != NULL);
+		return PARLEY_AGAIN;
 	}
 	if (one_way)
 		one_way_answer(m);

@@ -7,7 +7,7 @@ with exactly the sum and every item's exact quantity, and the status page's
 With workers=4, Sleeps on four conversations run side by side (well under
 4 x the time), Sleeps on one conversation run one after the other, and a
 queue behind one conversation holds no worker: a stateless Echo is answered
-at once meanwhile."""
+at once meanwhile; and no answer waits for the messages queued after it."""
 
 import os
 import random
@@ -124,6 +124,39 @@ def parallel(node):
     c.close()
 
 
+def holder_not_held_back(node):
+    """Regression: the worker holding a conversation ran the whole queue behind its message
+    before giving that message's answer, so under steady traffic its client waited for
+    everyone else (here about 3 s, where its turn takes a few tens of ms)."""
+    c = Client(node)
+    t = Tally(c)
+    t.start()
+    lat = []
+
+    def sleeper(k):
+        cl = Client(node)
+        mine = Tally(cl)
+        mine.id = t.id
+        for i in range(20):
+            t0 = time.time()
+            a = mine.sleep(20)
+            if a.status != 200:
+                raise TestFailure("Sleep answered %d" % a.status)
+            lat.append(time.time() - t0)
+        cl.close()
+
+    t0 = time.time()
+    errors = run_threads(sleeper, 8)
+    total = time.time() - t0
+    check(not errors, "; ".join(errors[:3]))
+    check(total >= 8 * 20 * 0.020, "160 Sleep(20) on one conversation ran one at a time (%.2f s)" % total)
+    worst = max(lat)
+    check(worst < 1.2, "an answer waited %.2f s behind a queue of at most 7 Sleep(20) (the run took %.2f s)"
+          % (worst, total))
+    print("8 clients x 20 Sleep(20) on one conversation: %.2f s, slowest answer %.2f s" % (total, worst))
+    c.close()
+
+
 def queue_holds_no_worker(node):
     """Six Sleeps queued on one conversation (more than workers=4); an Echo is answered at once."""
     c = Client(node)
@@ -174,6 +207,7 @@ def test(wd, nodes):
     node.start()
     same_cart(node)
     parallel(node)
+    holder_not_held_back(node)
     queue_holds_no_worker(node)
     equal(node.stop(), 0, "exit status")
 
