@@ -3,7 +3,7 @@
 configuration file keeps the old configuration (the log says so, naming the
 file and line) and the node keeps serving; SIGHUP with a valid changed file
 takes effect (max_headers=2: a message with three header blocks now faults),
-and a key that needs a restart is named as such. SIGTERM while a tally
+and the keys that need a restart are named as such. SIGTERM while a tally
 Sleep(1500) is in flight: the client gets its answer, the node exits 0 and
 logs "stopped"; SIGINT stops it the same way."""
 
@@ -90,13 +90,20 @@ def reload(wd, nodes):
     equal(a.find(NS_CART, "count"), "3", "the conversation survived the reloads")
     plain.close()
 
-    # A key that only a restart changes is named, and the rest still applies.
-    write(conf, "workers = 2\nmax_headers = 3\n")
+    # Keys that only a restart changes are named, and keep their values; the rest applies.
+    # Regression: only seven such keys were named; max_message_bytes, keepalive_timeout
+    # and others kept their values after "configuration re-read" without a word.
+    write(conf, "workers = 2\nmax_headers = 3\nmax_message_bytes = 2k\nkeepalive_timeout = 5s\n")
     mark = len(node.run_log())
     node.signal(signal.SIGHUP)
     node.wait_log(r"SIGHUP: configuration re-read", since=mark)
-    check("change only at a restart" in node.run_log()[mark:], "the log says workers needs a restart")
+    m = re.search(r"SIGHUP: these keys change only at a restart and keep their values: (.*)",
+                  node.run_log()[mark:])
+    check(m is not None, "the log names the keys that need a restart: %r" % node.run_log()[mark:])
+    equal(m.group(1).strip(), "workers, max_message_bytes, keepalive_timeout", "the keys named")
     equal(echo3(node).status, 200, "max_headers=3 applies")
+    a = Tally(Client(node)).echo("x" * 3000)
+    equal(a.status, 200, "max_message_bytes keeps its value (a 3 kB message passes)")
     c.close()
     equal(node.stop(), 0, "exit status")
     check("stopped" in node.run_log(), "the log says stopped")
