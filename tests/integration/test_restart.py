@@ -96,11 +96,12 @@ def disk(wd, nodes):
     threads = [threading.Thread(target=traffic, args=(live[k::N_THREADS], k)) for k in range(N_THREADS)]
     for t in threads:
         t.start()
+    kill_after = rnd.randint(150, 450)
     deadline = time.time() + 20
-    while sent[0] < 300 and time.time() < deadline and not errors:
-        time.sleep(0.01)
+    while sent[0] < kill_after and time.time() < deadline and not errors:
+        time.sleep(0.005)
     check(not errors, "; ".join(errors[:3]))
-    check(sent[0] >= 300, "the traffic made progress before the kill (%d adds)" % sent[0])
+    check(sent[0] >= kill_after, "the traffic made progress before the kill (%d adds)" % sent[0])
     node.kill9()
     for t in threads:
         t.join(15)
