@@ -275,23 +275,56 @@ detach_stdio(void)
 		close(fd);
 }
 
+/* Add name to the comma-separated list in out (len bytes) when changed. */
+static void
+note_key(char *out, size_t len, const char *name, int changed)
+{
+	size_t n = strlen(out);
+
+	if (changed && n < len)
+		snprintf(out + n, len - n, "%s%s", n > 0 ? ", " : "", name);
+}
+
+/* List in out the keys whose change between a and b only a restart applies. */
+static void
+restart_keys(const struct conf *a, const struct conf *b, char *out, size_t len)
+{
+	out[0] = '\0';
+	note_key(out, len, "node_id", strcmp(a->node_id, b->node_id) != 0);
+	note_key(out, len, "listen", strcmp(a->listen, b->listen) != 0);
+	note_key(out, len, "data_dir", strcmp(a->data_dir, b->data_dir) != 0);
+	note_key(out, len, "store", a->store != b->store);
+	note_key(out, len, "sync", a->sync != b->sync);
+	note_key(out, len, "cache_size", a->cache_size != b->cache_size);
+	note_key(out, len, "deploy_dir", strcmp(a->deploy_dir, b->deploy_dir) != 0);
+	note_key(out, len, "manager", strcmp(a->manager, b->manager) != 0);
+	note_key(out, len, "workers", a->workers != b->workers);
+	note_key(out, len, "max_connections", a->max_connections != b->max_connections);
+	note_key(out, len, "max_message_bytes", a->max_message_bytes != b->max_message_bytes);
+	note_key(out, len, "max_queue", a->max_queue != b->max_queue);
+	note_key(out, len, "retry_keep", a->retry_keep != b->retry_keep);
+	note_key(out, len, "recv_timeout", a->recv_timeout_ms != b->recv_timeout_ms);
+	note_key(out, len, "send_timeout", a->send_timeout_ms != b->send_timeout_ms);
+	note_key(out, len, "keepalive_timeout", a->keepalive_timeout_ms != b->keepalive_timeout_ms);
+	note_key(out, len, "pid_file", strcmp(a->pid_file, b->pid_file) != 0);
+}
+
 /* SIGHUP: re-read the file; keep the old configuration when the new one is bad. */
 static void
 reload(const struct options *o, struct conf *cur, struct dispatch *d)
 {
 	struct conf next;
 	char err[1024];
+	char keys[512];
 
 	if (read_conf(o, &next, err, sizeof err) != 0) {
 		log_warnx("SIGHUP: the new configuration is not valid, keeping the old one: %s", err);
 		return;
 	}
-	if (strcmp(next.listen, cur->listen) != 0 || strcmp(next.data_dir, cur->data_dir) != 0 ||
-	    next.store != cur->store || next.sync != cur->sync ||
-	    strcmp(next.deploy_dir, cur->deploy_dir) != 0 || next.workers != cur->workers ||
-	    strcmp(next.node_id, cur->node_id) != 0)
-		log_warnx("SIGHUP: listen, data_dir, store, sync, deploy_dir, workers and node_id "
-		    "change only at a restart");
+	restart_keys(cur, &next, keys, sizeof keys);
+	if (keys[0] != '\0')
+		log_warnx("SIGHUP: these keys change only at a restart and keep their values: %s",
+		    keys);
 	cur->log_level = next.log_level;
 	cur->max_headers = next.max_headers;
 	cur->max_conversations = next.max_conversations;
@@ -343,25 +376,28 @@ main(int argc, char **argv)
 	int64_t next_sweep, next_checkpoint, now;
 	unsigned i, n;
 
-	if (parse_options(argc, argv, &opt) != 0)
-		return 2;
+	if (parse_options(argc, argv, &opt) != 0) {
+		status = 2;
+		goto done;
+	}
 	log_init("parleyd", 1, LOG_LEVEL_INFO);
 	if (read_conf(&opt, &conf, err, sizeof err) != 0) {
 		fprintf(stderr, "parleyd: %s\n", err);
-		return 1;
+		goto done;
 	}
 	xmlInitParser();
 	if (opt.check) {
 		if (registry_load(&reg, conf.deploy_dir, err, sizeof err) != 0) {
 			fprintf(stderr, "parleyd: %s\n", err);
-			return 1;
+			goto done;
 		}
 		if (opt.verbose > 0)
 			conf_print(stdout, &conf);
 		printf("configuration OK (%u service%s in %s)\n", registry_count(reg),
 		    registry_count(reg) == 1 ? "" : "s", conf.deploy_dir);
 		registry_free(reg);
-		return 0;
+		status = 0;
+		goto done;
 	}
 
 	log_init("parleyd", opt.foreground, conf.log_level);
@@ -506,6 +542,7 @@ out:
 	if (lock_fd >= 0)
 		close(lock_fd);
 	xmlCleanupParser();
+done:
 	free(opt.defines);
 	return status;
 }

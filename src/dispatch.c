@@ -94,13 +94,14 @@ dispatch_set_limits(struct dispatch *d, unsigned max_headers, unsigned max_conve
 }
 
 /* gSOAP would fault on headers marked mustUnderstand that its empty header
- * type does not know; envelope_read has already judged every header. */
+ * type does not know; envelope_read has already judged every header. A hook
+ * also turns off strict mode's refusal of unknown elements, so an element
+ * elsewhere (in the Body) is refused here. */
 static int
 ignore_header(struct soap *soap, const char *tag)
 {
-	(void)soap;
 	(void)tag;
-	return SOAP_OK;
+	return soap->part == SOAP_IN_HEADER ? SOAP_OK : SOAP_TAG_MISMATCH;
 }
 
 struct dispatch_worker *
@@ -330,6 +331,16 @@ invoke(struct dispatch_worker *w, struct message *m, const struct service *svc,
 		const char **s;
 		const char *reason = NULL;
 
+		/*
+		 * gSOAP reads the envelope as a C string, so it runs out of input
+		 * at a NUL byte as at the end. SOAP_EOF is -1, which the test
+		 * below would take for a PARLEY_E code, losing what went wrong.
+		 */
+		if (rc == SOAP_EOF && call->stage == CALL_READING) {
+			fault_set(f, FAULT_SENDER, NULL, NULL, "malformed XML: the message ends, or "
+			    "holds a NUL byte, before its elements are closed");
+			goto fail;
+		}
 		if (rc < 0)
 			soap->error = SOAP_FAULT;
 		soap_set_fault(soap);
@@ -424,10 +435,16 @@ run_start(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 			goto fault;
 		}
 		held = 1;
-		rc = store_find_start(d->st, msgid, id, sizeof id, &replay, &soapv);
+		rc = store_find_start(d->st, svc->name, msgid, id, sizeof id, &replay, &soapv);
 		if (rc == 0) {
 			rc = answer_replay(d, m, &replay, soapv);
 			goto out;
+		}
+		if (rc == PARLEY_EEXIST) {
+			fault_set(&f, FAULT_SENDER, NULL, NULL,
+			    "wsa:MessageID %s already started a conversation of another service; "
+			    "a new message needs a new MessageID", msgid);
+			goto fault;
 		}
 		if (rc != PARLEY_ENOENT) {
 			fault_set(&f, FAULT_RECEIVER, NULL, NULL, "the store failed: %s",
@@ -649,10 +666,30 @@ one_way_answer(struct message *m)
 }
 
 /*
- * Answer the parked messages that now hold conversation id after the
- * caller's message: each takes the conversation in turn, then is handed back
- * to its owner with done().
+ * Answer a parked message that now holds its conversation (gate_leave
+ * handed it over), then hand it back to its owner with done().
  */
+static void
+run_parked(struct dispatch *d, struct dispatch_worker *w, struct gate_waiter *next)
+{
+	struct message *m = (struct message *)(void *)next;
+	const struct service *svc;
+	const struct operation *op;
+	int one_way = 0;
+
+	/* The envelope was read and the route checked before it parked. */
+	(void)route(d, m, &svc, &op, &(struct fault){ 0 });
+	(void)check_reply_addresses(&m->env, &(struct fault){ 0 }, &one_way);
+	run_held(d, w, m, svc, op);
+	if (one_way)
+		one_way_answer(m);
+	envelope_clear(&m->env);
+	/* done() takes the answer; the parked copy is ours to free. */
+	m->done(m);
+	free(m->heap);
+}
+
+/* Leave conversation id, which the caller holds, answering whatever parked behind it. */
 static void
 drain(struct dispatch *d, struct dispatch_worker *w, const char *id_of_caller)
 {
@@ -660,23 +697,8 @@ drain(struct dispatch *d, struct dispatch_worker *w, const char *id_of_caller)
 	char id[IDGEN_ID_MAX];
 
 	snprintf(id, sizeof id, "%s", id_of_caller);
-	while ((next = gate_leave(d->gate, id)) != NULL) {
-		struct message *m = (struct message *)(void *)next;
-		const struct service *svc;
-		const struct operation *op;
-		int one_way = 0;
-
-		/* The envelope was read and the route checked before it parked. */
-		(void)route(d, m, &svc, &op, &(struct fault){ 0 });
-		(void)check_reply_addresses(&m->env, &(struct fault){ 0 }, &one_way);
-		run_held(d, w, m, svc, op);
-		if (one_way)
-			one_way_answer(m);
-		envelope_clear(&m->env);
-		/* done() takes the answer; the parked copy is ours to free. */
-		m->done(m);
-		free(m->heap);
-	}
+	while ((next = gate_leave(d->gate, id)) != NULL)
+		run_parked(d, w, next);
 }
 
 int
@@ -684,6 +706,7 @@ dispatch_message(struct dispatch *d, struct dispatch_worker *w, struct message *
 {
 	const struct service *svc = NULL;
 	const struct operation *op = NULL;
+	struct gate_waiter *next;
 	struct message *copy;
 	char id[IDGEN_ID_MAX];
 	int one_way = 0, rc;
@@ -733,8 +756,22 @@ dispatch_message(struct dispatch *d, struct dispatch_worker *w, struct message *
 		if (rc != 0)
 			goto nomem;
 		run_held(d, w, m, svc, op);
-		drain(d, w, id);
-		break;
+		next = gate_leave(d->gate, id);
+		if (next == NULL)
+			break;
+		/*
+		 * Messages wait behind this one: its answer leaves first. Were it
+		 * to wait until they have run, its client would wait for every
+		 * message that came after its own, for ever under steady traffic.
+		 */
+		if (one_way)
+			one_way_answer(m);
+		envelope_clear(&m->env);
+		m->done(m);
+		do
+			run_parked(d, w, next);
+		while ((next = gate_leave(d->gate, id)) != NULL);
+		return PARLEY_AGAIN;
 	}
 	if (one_way)
 		one_way_answer(m);

@@ -6,7 +6,8 @@
  *
  * The container calls dispatch_message on a worker thread with that
  * worker's dispatch_worker. A message whose conversation is busy is parked
- * and finished later by the worker that holds the conversation.
+ * and finished later by the worker that holds the conversation, once that
+ * worker has given its own message's answer.
  */
 #ifndef PARLEY_DISPATCH_H
 #define PARLEY_DISPATCH_H
@@ -43,9 +44,10 @@ struct message {
 	const char *content_type;       /* static; NULL with an empty body (202) */
 	struct buf *out;                /* where the answer's bytes go */
 	/*
-	 * Called once, on some worker thread, when a parked message has its
-	 * answer. m is the dispatcher's copy of the message and is freed when
-	 * done returns: take status and content_type, the bytes are in m->out.
+	 * Called once, on some worker thread, when a message answered with
+	 * PARLEY_AGAIN has its answer: take status and content_type, the bytes
+	 * are in m->out. For a parked message m is the dispatcher's copy,
+	 * freed when done returns.
 	 */
 	void (*done)(struct message *m);
 	void *owner;                    /* free for the container */
@@ -85,9 +87,12 @@ void dispatch_worker_free(struct dispatch_worker *w);
 
 /*
  * Answer m: returns 0 with m->status, m->content_type and m->out filled, or
- * PARLEY_AGAIN when m waits behind its busy conversation; m->done(m) is then
- * called later, from another thread, once the answer is filled. Never fails
- * otherwise: every problem is answered with a SOAP fault.
+ * PARLEY_AGAIN when the answer goes through m->done(m) instead: later, from
+ * another thread, when m waits behind its busy conversation; or already,
+ * from this thread before returning, when messages waited behind m (its
+ * answer is given first, then this thread runs theirs). Either way the
+ * caller must not touch m's request or answer after PARLEY_AGAIN. Never
+ * fails otherwise: every problem is answered with a SOAP fault.
  */
 int dispatch_message(struct dispatch *d, struct dispatch_worker *w, struct message *m);
 

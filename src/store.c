@@ -864,6 +864,7 @@ store_load(struct store *st, const char *id, const char *msgid, struct store_con
 }
 
 struct find_op {
+	const char *service;
 	const char *msgid;
 	struct buf id;
 	struct buf *response;
@@ -886,17 +887,21 @@ find_body(struct store *st, DB_TXN *txn, void *arg)
 		return PARLEY_EIO;
 	if ((rc = get_meta(st, txn, op->id.data, &m, &op->scratch, 0)) != 0)
 		return rc;
-	rc = find_answer(st, txn, op->id.data, &m, op->msgid, op->response, &op->soap,
-	    &op->scratch);
+	/* Never replay one service's answer to a message sent to another. */
+	if (strcmp(m.service, op->service) != 0)
+		rc = PARLEY_EEXIST;
+	else
+		rc = find_answer(st, txn, op->id.data, &m, op->msgid, op->response, &op->soap,
+		    &op->scratch);
 	conv_meta_clear(&m);
 	return rc;
 }
 
 int
-store_find_start(struct store *st, const char *msgid, char *id, size_t idlen,
-    struct buf *response, int *soap)
+store_find_start(struct store *st, const char *service, const char *msgid, char *id,
+    size_t idlen, struct buf *response, int *soap)
 {
-	struct find_op op = { msgid, BUF_INIT, response, 0, BUF_INIT };
+	struct find_op op = { service, msgid, BUF_INIT, response, 0, BUF_INIT };
 	int rc;
 
 	if ((rc = run_txn(st, find_body, &op)) != 0)

@@ -98,15 +98,16 @@ int store_load(struct store *st, const char *id, const char *msgid, struct store
 
 /*
  * Look up a start message answered before: when msgid started a
- * conversation, copies its ID to id (idlen bytes at most, with its NUL) and
- * the stored answer to response (replacing what it held), with its SOAP
- * version in *soap, and returns 0. Returns PARLEY_ENOENT when msgid started
- * nothing kept (or its answer has left the conversation's ring),
- * PARLEY_EINVAL when the ID does not fit in idlen, PARLEY_EIO or
- * PARLEY_ENOMEM.
+ * conversation of service, copies its ID to id (idlen bytes at most, with
+ * its NUL) and the stored answer to response (replacing what it held), with
+ * its SOAP version in *soap, and returns 0. Returns PARLEY_ENOENT when msgid
+ * started nothing kept (or its answer has left the conversation's ring),
+ * PARLEY_EEXIST when msgid started a conversation of another service that
+ * is still kept (id, response and *soap are then unchanged), PARLEY_EINVAL
+ * when the ID does not fit in idlen, PARLEY_EIO or PARLEY_ENOMEM.
  */
-int store_find_start(struct store *st, const char *msgid, char *id, size_t idlen,
-    struct buf *response, int *soap);
+int store_find_start(struct store *st, const char *service, const char *msgid, char *id,
+    size_t idlen, struct buf *response, int *soap);
 
 enum store_kind { STORE_START = 1, STORE_UPDATE, STORE_FINISH };
 

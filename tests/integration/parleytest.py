@@ -55,23 +55,30 @@ def equal(got, want, what):
 class Node:
     """One parleyd process on 127.0.0.1 with its own data directory."""
 
-    def __init__(self, workdir, name="n1", deploy=TEST_DEPLOY, store="disk", extra=None):
+    def __init__(self, workdir, name="n1", deploy=TEST_DEPLOY, store="disk", extra=None,
+                 host="127.0.0.1", conf_file=None, data_dir=None):
         self.workdir = workdir
         self.name = name
         self.deploy = deploy
         self.store = store
         self.extra = list(extra or [])
-        self.data_dir = os.path.join(workdir, name + "-data")
+        self.host = host
+        self.conf_file = conf_file
+        self.data_dir = data_dir or os.path.join(workdir, name + "-data")
         self.log_path = os.path.join(workdir, name + ".log")
         self.proc = None
         self.port = None
+        self.log_mark = 0              # where the log of the current run begins
 
     def args(self, port=0):
-        a = [PARLEYD, "-d", "-D", "node_id=" + self.name,
-             "-D", "listen=127.0.0.1:%d" % port,
-             "-D", "data_dir=" + self.data_dir,
-             "-D", "deploy_dir=" + self.deploy,
-             "-D", "store=" + self.store]
+        a = [PARLEYD, "-d"]
+        if self.conf_file:
+            a += ["-f", self.conf_file]
+        a += ["-D", "node_id=" + self.name,
+              "-D", "listen=%s:%d" % (self.host, port),
+              "-D", "data_dir=" + self.data_dir,
+              "-D", "deploy_dir=" + self.deploy,
+              "-D", "store=" + self.store]
         for e in self.extra:
             a += ["-D", e]
         return a
@@ -80,22 +87,23 @@ class Node:
         """Start the node and wait until it serves; port None reuses the last one, or picks."""
         if port is None:
             port = self.port or 0
+        self.log_mark = len(self.log_bytes())
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.args(port), stdout=log, stderr=log)
         log.close()
         deadline = time.time() + timeout
-        pattern = re.compile(r"serving on 127\.0\.0\.1:(\d+)")
+        pattern = re.compile(r"serving on (\S+):(\d+)")
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise TestFailure("parleyd %s exited with %s at start; log:\n%s"
                                   % (self.name, self.proc.returncode, self.log()))
             m = None
-            for line in self.log().splitlines():
+            for line in self.run_log().splitlines():
                 m2 = pattern.search(line)
                 if m2:
                     m = m2
-            if m and (port == 0 or int(m.group(1)) == port):
-                self.port = int(m.group(1))
+            if m and (port == 0 or int(m.group(2)) == port):
+                self.port = int(m.group(2))
                 if self.answers():
                     return self
             time.sleep(0.05)
@@ -118,6 +126,46 @@ class Node:
                 return f.read()
         except OSError:
             return ""
+
+    def log_bytes(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read()
+        except OSError:
+            return b""
+
+    def run_log(self):
+        """The log of the current (or last) run only."""
+        return self.log_bytes()[self.log_mark:].decode("utf-8", "replace")
+
+    def wait_log(self, pattern, timeout=10.0, since=0):
+        """Wait until the log of this run, from offset since, matches the regex; returns the match."""
+        deadline = time.time() + timeout
+        rx = re.compile(pattern)
+        while True:
+            m = rx.search(self.run_log()[since:])
+            if m:
+                return m
+            if time.time() >= deadline:
+                raise TestFailure("node %s's log did not say /%s/ within %.1f s"
+                                  % (self.name, pattern, timeout))
+            time.sleep(0.05)
+
+    def signal(self, sig):
+        check(self.proc is not None, "node %s is not running" % self.name)
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout=20.0):
+        """Wait for the process to exit by itself; returns its exit status."""
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+            raise TestFailure("parleyd %s did not exit within %.0f s" % (self.name, timeout))
+        self.proc = None
+        return rc
 
     def stop(self, timeout=20.0):
         """SIGTERM and wait; returns the exit status."""
@@ -151,6 +199,10 @@ class Node:
         c.close()
         check(r.status == 200, "status page answered %d" % r.status)
         return json.loads(body)
+
+    def conversations(self):
+        """Live conversations per service, from the status page."""
+        return dict((s["name"], s["conversations"]) for s in self.status()["services"])
 
     def get(self, path):
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
@@ -333,9 +385,12 @@ class Cart:
         self.action_base = action_base
         self.id = None
 
-    def call(self, op, body, conv=None, msgid=None, refparam=True):
-        action = self.action_base + op
-        hdr = wsa_headers(action, msgid=msgid, conv=conv, refparam=refparam)
+    def action(self, op):
+        return self.action_base + op
+
+    def call(self, op, body, conv=None, msgid=None, refparam=True, extra_headers=""):
+        action = self.action(op)
+        hdr = wsa_headers(action, msgid=msgid, conv=conv, refparam=refparam) + extra_headers
         return self.c.post(self.path, envelope(body, hdr, self.soap), self.soap, action)
 
     def start(self, msgid=None):
@@ -360,31 +415,91 @@ class Cart:
     def checkout(self, msgid=None, conv=None):
         return self.call("Checkout", '<c:Checkout xmlns:c="%s"/>' % self.ns, conv=conv or self.id, msgid=msgid)
 
+    def count(self, conv=None):
+        """GetCart's count; fails the test on any other answer."""
+        a = self.get(conv)
+        check(a.status == 200, "GetCart answered %d: %s" % (a.status, a.raw[:400]))
+        return int(a.find(self.ns, "count"))
+
+    def items(self, conv=None):
+        """GetCart's lines as {name: qty} (the cart's, not the tally's)."""
+        a = self.get(conv)
+        check(a.status == 200, "GetCart answered %d: %s" % (a.status, a.raw[:400]))
+        out = {}
+        for it in a.findall(self.ns, "item"):
+            out[it.findtext("{%s}name" % self.ns)] = int(it.findtext("{%s}qty" % self.ns))
+        return out
+
+
+TALLY_ACTION = "urn:parley:tests:tally:"
+
+
+def tally_action(op):
+    """tally.wsdl gives StartCart and AddItem their actions; the others take the default."""
+    if op in ("StartCart", "AddItem"):
+        return TALLY_ACTION + op
+    return TALLY_ACTION + "Tally:" + op + "Request"
+
+
+class Tally(Cart):
+    """The tally test service: the cart's operations (AddItem answers 1000 + total), Sleep, Echo."""
+
+    def __init__(self, client, soap=11):
+        Cart.__init__(self, client, path="/services/tally", soap=soap, ns=NS_TALLY)
+
+    def action(self, op):
+        return tally_action(op)
+
+    def sleep(self, ms, conv=None, msgid=None):
+        return self.call("Sleep", '<c:Sleep xmlns:c="%s"><c:ms>%d</c:ms></c:Sleep>' % (self.ns, ms),
+                         conv=conv or self.id, msgid=msgid)
+
+    def echo(self, text, extra_headers=""):
+        return self.call("Echo", '<c:Echo xmlns:c="%s"><c:text>%s</c:text></c:Echo>' % (self.ns, text),
+                         extra_headers=extra_headers)
+
 
 def workdir(name):
     base = os.environ.get("TMPDIR", "/tmp")
     return tempfile.mkdtemp(prefix="parley-%s-" % name, dir=base)
 
 
-def run(test_fn, name=None):
-    """Run test_fn(workdir); print a verdict; exit 0, 1 (failed) or 77 (skipped)."""
+def run(test_fn, name=None, limit=None):
+    """Run test_fn(workdir); print a verdict; exit 0, 1 (failed) or 77 (skipped).
+
+    A test that runs longer than limit seconds (PARLEY_TEST_LIMIT, default 90)
+    fails here, with its nodes' logs and its nodes stopped, before timeout.sh
+    would kill it and leave the nodes running."""
     name = name or os.path.basename(sys.argv[0])
     wd = workdir(name.replace(".py", ""))
     nodes = []
+    limit = int(limit or os.environ.get("PARLEY_TEST_LIMIT", "90"))
+
+    def on_alarm(sig, frame):
+        raise TimeLimit("the test ran longer than its limit of %d s" % limit)
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.alarm(limit)
     try:
         test_fn(wd, nodes)
+        signal.alarm(0)
         for n in nodes:
             check_sanitizers(n)
-    except TestFailure as e:
+    except SkipTest as e:
+        signal.alarm(0)
+        print("SKIP: %s: %s" % (name, e))
+        cleanup(nodes, wd)
+        sys.exit(77)
+    except (Exception, TimeLimit) as e:  # noqa: BLE001 - any error fails the test, with the logs
+        signal.alarm(0)
+        if not isinstance(e, (TestFailure, TimeLimit)):
+            import traceback
+            traceback.print_exc(file=sys.stdout)
         print("FAIL: %s: %s" % (name, e))
         for n in nodes:
             print("----- log of node %s\n%s" % (n.name, n.log()[-6000:]))
         cleanup(nodes, wd, keep=True)
         sys.exit(1)
-    except SkipTest as e:
-        print("SKIP: %s: %s" % (name, e))
-        cleanup(nodes, wd)
-        sys.exit(77)
     cleanup(nodes, wd)
     print("PASS: %s" % name)
     sys.exit(0)
@@ -392,6 +507,10 @@ def run(test_fn, name=None):
 
 class SkipTest(Exception):
     pass
+
+
+class TimeLimit(BaseException):
+    """Raised in the main thread at the test's time limit; not an Exception, so no test catches it."""
 
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",

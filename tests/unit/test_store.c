@@ -472,21 +472,27 @@ retry_ring(enum store_mode mode)
 		struct buf r = BUF_INIT;
 		int soap = 0;
 
-		CU_ASSERT_EQUAL(store_find_start(f.st, "urn:start", id, sizeof id, &r, &soap), 0);
+		CU_ASSERT_EQUAL(store_find_start(f.st, "svc", "urn:start", id, sizeof id, &r, &soap), 0);
 		CU_ASSERT_STRING_EQUAL(id, "r2");
 		CU_ASSERT_STRING_EQUAL(r.data, "<hi/>");
 		CU_ASSERT_EQUAL(soap, 2);
-		CU_ASSERT_EQUAL(store_find_start(f.st, "urn:start", id, 2, &r, &soap),
+		CU_ASSERT_EQUAL(store_find_start(f.st, "svc", "urn:start", id, 2, &r, &soap),
 		    PARLEY_EINVAL);
-		CU_ASSERT_EQUAL(store_find_start(f.st, "urn:other", id, sizeof id, &r, &soap),
+		/* The same MessageID at another service is not that service's start. */
+		id[0] = '\0';
+		CU_ASSERT_EQUAL(store_find_start(f.st, "other", "urn:start", id, sizeof id, &r,
+		    &soap), PARLEY_EEXIST);
+		CU_ASSERT_STRING_EQUAL(id, "");
+		CU_ASSERT_STRING_EQUAL(r.data, "<hi/>");
+		CU_ASSERT_EQUAL(store_find_start(f.st, "svc", "urn:other", id, sizeof id, &r, &soap),
 		    PARLEY_ENOENT);
-		CU_ASSERT_EQUAL(store_find_start(f.st, "m0", id, sizeof id, &r, &soap),
+		CU_ASSERT_EQUAL(store_find_start(f.st, "svc", "m0", id, sizeof id, &r, &soap),
 		    PARLEY_ENOENT);
 		for (i = 0; i < 4; i++)
 			CU_ASSERT_EQUAL(commit(f.st, "r2", STORE_UPDATE, &m, NULL,
 			    i < 3 ? "same" : "late", i < 3 ? "<same/>" : "<late/>", 1), 0);
 		/* Pushed out of a ring of 4 by four more answers. */
-		CU_ASSERT_EQUAL(store_find_start(f.st, "urn:start", id, sizeof id, &r, &soap),
+		CU_ASSERT_EQUAL(store_find_start(f.st, "svc", "urn:start", id, sizeof id, &r, &soap),
 		    PARLEY_ENOENT);
 		buf_free(&r);
 	}
@@ -605,7 +611,7 @@ expire_purge(enum store_mode mode)
 	CU_ASSERT_EQUAL(c.replay, 1);
 	CU_ASSERT_STRING_EQUAL(c.response.data, "<u1/>");
 	store_conv_clear(&c);
-	CU_ASSERT_EQUAL(store_find_start(f.st, "urn:s1", id, sizeof id, &r, &soap), 0);
+	CU_ASSERT_EQUAL(store_find_start(f.st, "svc", "urn:s1", id, sizeof id, &r, &soap), 0);
 	CU_ASSERT_STRING_EQUAL(id, "e1");
 	CU_ASSERT_STRING_EQUAL(r.data, "<s1/>");
 
@@ -618,7 +624,7 @@ expire_purge(enum store_mode mode)
 	CU_ASSERT_EQUAL(answers_kept(f.st, "e1"), 0);
 	CU_ASSERT_EQUAL(store_load(f.st, "e1", NULL, &c), PARLEY_ENOENT);
 	CU_ASSERT_EQUAL(store_purge(f.st, "e1"), PARLEY_ENOENT);
-	CU_ASSERT_EQUAL(store_find_start(f.st, "urn:s1", id, sizeof id, &r, &soap), 0);
+	CU_ASSERT_EQUAL(store_find_start(f.st, "svc", "urn:s1", id, sizeof id, &r, &soap), 0);
 	CU_ASSERT_STRING_EQUAL(id, "e2");
 	CU_ASSERT_STRING_EQUAL(r.data, "<s2/>");
 
@@ -627,7 +633,7 @@ expire_purge(enum store_mode mode)
 	CU_ASSERT_EQUAL(answers_kept(f.st, "e2"), 2);
 	CU_ASSERT_EQUAL(store_purge(f.st, "e2"), 0);
 	CU_ASSERT_EQUAL(answers_kept(f.st, "e2"), 0);
-	CU_ASSERT_EQUAL(store_find_start(f.st, "urn:s1", id, sizeof id, &r, &soap), PARLEY_ENOENT);
+	CU_ASSERT_EQUAL(store_find_start(f.st, "svc", "urn:s1", id, sizeof id, &r, &soap), PARLEY_ENOENT);
 	{
 		DBT k, d;
 		set_dbt(&k, "urn:s1", 6);
