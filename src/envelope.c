@@ -28,12 +28,12 @@
 #define WSA2004_FAULT_ACTION    NS_WSA2004 "/fault"
 
 #define DEFAULT_MAX_HEADERS 32
-#define DEFAULT_MAX_DEPTH   32
+#define DEFAULT_MAX_DEPTH   64
 #define DEFAULT_MAX_VALUE   2048
 
 /*
  * libxml2 copies every chunk it is given before parsing it; feeding the
- * message in slices keeps it from copying a large body we never look at.
+ * message in slices keeps that copy small for a large body.
  */
 #define CHUNK 65536
 
@@ -68,7 +68,12 @@ static const char *const hdr_name[H_NKINDS] = {
 };
 
 /* Where in the envelope the reader is. */
-enum part { P_PROLOG, P_ENVELOPE, P_HEADER, P_AFTER_HEADER, P_BODY, P_DONE };
+enum part {
+	P_PROLOG, P_ENVELOPE, P_HEADER, P_AFTER_HEADER, P_BODY,
+	P_BODY_CONTENT,         /* past the Body's first child: only well-formedness is checked */
+	P_AFTER_BODY,
+	P_DONE                  /* the Envelope has closed */
+};
 
 enum wsa_problem { WSA_INVALID, WSA_REQUIRED };
 
@@ -491,6 +496,13 @@ end_header(struct reader *r)
 	halt(r, PARLEY_EFAULT);
 }
 
+/*
+ * The Body's first child names the operation. The rest of the Body is read
+ * by the service's gSOAP code, which is lenient about what XML forbids
+ * (bad UTF-8, character references to non-characters, undeclared
+ * entities, bytes after the Envelope): reading on to the end here makes
+ * sure nothing of that reaches a handler, or a bean, or a later answer.
+ */
 static void
 start_body(struct reader *r, const char *ns, const char *name)
 {
@@ -498,8 +510,7 @@ start_body(struct reader *r, const char *ns, const char *name)
 		halt(r, PARLEY_ENOMEM);
 		return;
 	}
-	r->part = P_DONE;
-	halt(r, 0);
+	r->part = P_BODY_CONTENT;
 }
 
 static void
@@ -527,7 +538,10 @@ on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlCh
 		start_root(r, ns, name);
 		break;
 	case 2:
-		start_part(r, ns, name);
+		if (r->part == P_AFTER_BODY)
+			fail(r, FAULT_SENDER, "unexpected element {%s}%s after the Body", ns, name);
+		else
+			start_part(r, ns, name);
 		break;
 	case 3:
 		if (r->part == P_HEADER)
@@ -565,9 +579,10 @@ on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar
 			r->want_address = 0;
 		} else if (r->depth == 2 && r->part == P_HEADER) {
 			end_header(r);
-		} else if (r->depth == 2 && r->part == P_BODY) {
+		} else if (r->depth == 2 && (r->part == P_BODY || r->part == P_BODY_CONTENT)) {
+			r->part = P_AFTER_BODY;
+		} else if (r->depth == 1 && r->part == P_AFTER_BODY) {
 			r->part = P_DONE;
-			halt(r, 0);
 		} else if (r->depth == 1) {
 			fail(r, FAULT_SENDER, "the Envelope has no Body");
 		}
@@ -607,12 +622,11 @@ on_error(void *ctx, XML_ERROR_CONST xmlError *err)
 		return;
 	}
 	msg = err->message != NULL ? err->message : "unknown error";
-	/*
-	 * The push parser calls a truncated document "Extra content at the
-	 * end"; real extra content is never reached, as reading stops at Body.
-	 */
+	/* The push parser calls a truncated document "Extra content at the end" too. */
 	if (err->code == XML_ERR_DOCUMENT_END)
-		msg = r->part == P_PROLOG ? "the document is empty" : "premature end of data";
+		msg = r->part == P_PROLOG ? "the document is empty"
+		    : r->part == P_DONE ? "content after the end of the Envelope"
+		    : "premature end of data";
 	n = strlen(msg);
 	while (n > 0 && is_space(msg[n - 1]))
 		n--;
@@ -705,7 +719,7 @@ envelope_read(const char *buf, size_t len, const struct envelope_limits *lim,
 		xmlParseChunk(r.ctxt, buf + done, (int)n, done + n == len);
 		done += n;
 	} while (!r.stopped && done < len);
-	if (!r.stopped)
+	if (!r.stopped && r.part != P_DONE)
 		fail(&r, FAULT_SENDER, "the message ends before its SOAP Body");
 
 out:

@@ -26,7 +26,7 @@ enum wsa_version { WSA_NONE = 0, WSA_10 = 1, WSA_2004 = 2 };
 /* Limits applied while reading; 0 means the default named beside it. */
 struct envelope_limits {
 	unsigned max_headers;       /* header blocks in SOAP-ENV:Header; default 32 */
-	unsigned max_depth;         /* element nesting anywhere read; default 32 */
+	unsigned max_depth;         /* element nesting anywhere in the message; default 64 */
 	size_t max_value;           /* bytes of one header value; default 2048 */
 };
 
@@ -88,8 +88,11 @@ int fault_set(struct fault *f, enum fault_code code, const char *subcode_ns,
     const char *subcode, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /*
- * Read the envelope in buf (len bytes, not necessarily NUL-terminated) up to
- * the first child of SOAP-ENV:Body. On success returns 0 with env filled.
+ * Read the envelope in buf (len bytes, not necessarily NUL-terminated): its
+ * headers, the name of the Body's first child, and the rest only to check
+ * that the whole message is well-formed XML in UTF-8 (the Body is read again
+ * by the service's gSOAP code, which is more lenient). On success returns 0
+ * with env filled.
  * On bad input returns PARLEY_EFAULT with fault filled and env->soap set to
  * the version to answer in (SOAP_V11 when it could not be told):
  *  - XML that is not well formed, a DTD, or no Envelope/Body: Sender fault

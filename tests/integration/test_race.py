@@ -151,8 +151,10 @@ def holder_not_held_back(node):
     check(not errors, "; ".join(errors[:3]))
     check(total >= 8 * 20 * 0.020, "160 Sleep(20) on one conversation ran one at a time (%.2f s)" % total)
     worst = max(lat)
-    check(worst < 1.2, "an answer waited %.2f s behind a queue of at most 7 Sleep(20) (the run took %.2f s)"
-          % (worst, total))
+    # Held back, an answer waits for nearly the whole run; in its turn, for at most the
+    # 7 others' Sleeps. Half the run separates the two however loaded the machine is.
+    check(worst < total / 2, "an answer waited %.2f s behind a queue of at most 7 Sleep(20) "
+          "(the whole run took %.2f s)" % (worst, total))
     print("8 clients x 20 Sleep(20) on one conversation: %.2f s, slowest answer %.2f s" % (total, worst))
     c.close()
 
