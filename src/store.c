@@ -180,6 +180,31 @@ run_txn(struct store *st, txn_body body, void *arg)
 	return PARLEY_EIO;
 }
 
+/*
+ * Run body without a transaction, again when it lost a deadlock to a writer
+ * (each read is still locked for its own duration). Returns what body does,
+ * or PARLEY_EIO when deadlocks went on.
+ */
+static int
+run_plain(struct store *st, txn_body body, void *arg)
+{
+	struct timespec now;
+	uint64_t seed;
+	unsigned try;
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	seed = ((uint64_t)(uintptr_t)&now ^ (uint64_t)now.tv_nsec) | 1;
+	for (try = 0; try < TXN_TRIES; try++) {
+		rc = body(st, NULL, arg);
+		if (rc != PARLEY_AGAIN)
+			return rc;
+		backoff(try, &seed);
+	}
+	log_warnx("store: a read lost %d deadlocks in a row; giving up", TXN_TRIES);
+	return PARLEY_EIO;
+}
+
 /* ---- keys and records ------------------------------------------------------ */
 
 static void
@@ -203,16 +228,22 @@ msgid_hash(const char *s)
 	return h;
 }
 
-/* The key of an answer: ID, NUL, seq big-endian, so one ID's answers are adjacent. */
+/*
+ * The key of an answer: ID, NUL, then the ring slot of its seq (seq modulo
+ * retry_keep, big-endian), so one ID's answers are adjacent and a new answer
+ * overwrites the one leaving the ring instead of a put and a delete. A slot
+ * read after retry_keep changed may hold another message's answer: the
+ * MessageID kept with each answer is compared before it is used.
+ */
 static int
-answer_key(struct buf *k, const char *id, uint64_t seq)
+answer_key(struct buf *k, const char *id, uint64_t slot)
 {
 	unsigned char be[9];
 	int i;
 
 	be[0] = '\0';
 	for (i = 0; i < 8; i++)
-		be[1 + i] = (unsigned char)(seq >> (56 - 8 * i));
+		be[1 + i] = (unsigned char)(slot >> (56 - 8 * i));
 	buf_reset(k);
 	if (buf_puts(k, id) != 0 || buf_append(k, be, sizeof be) != 0)
 		return PARLEY_ENOMEM;
@@ -352,7 +383,7 @@ find_answer(struct store *st, DB_TXN *txn, const char *id, const struct conv_met
 	for (i = m->ring_len; i-- > 0;) {
 		if (m->ring_hash[i] != h)
 			continue;
-		if ((rc = answer_key(&key, id, m->ring_seq[i])) != 0)
+		if ((rc = answer_key(&key, id, m->ring_seq[i] % st->keep)) != 0)
 			goto fail;
 		rc = get_buf(st->retry, txn, key.data, key.len, scratch, 0);
 		if (rc == PARLEY_ENOENT)
@@ -599,10 +630,23 @@ open_db(struct store *st, DB **out, const char *name, char *err, size_t errlen)
 
 	if ((ret = db_create(&db, st->env, 0)) != 0)
 		goto fail;
+	/*
+	 * Kept answers are whole SOAP envelopes, about a kilobyte: on 4 KB
+	 * pages each would sit on an overflow page of its own, allocated and
+	 * logged at every message. 16 KB pages keep answers up to 4 KB inline.
+	 */
+	if (strcmp(name, "retry") == 0 && (ret = db->set_pagesize(db, 16384)) != 0)
+		goto fail;
 	if (st->mode == STORE_MEMORY) {
 		/* Without this a full cache would spill the database to a temporary file. */
 		mpf = db->get_mpf(db);
 		if ((ret = mpf->set_flags(mpf, DB_MPOOL_NOFILE, 1)) != 0)
+			goto fail;
+		/*
+		 * Nothing of a memory store outlives the process: log records
+		 * would buy nothing but their cost. Transactions stay atomic.
+		 */
+		if ((ret = db->set_flags(db, DB_TXN_NOT_DURABLE)) != 0)
 			goto fail;
 		ret = db->open(db, NULL, NULL, name, DB_BTREE,
 		    DB_CREATE | DB_AUTO_COMMIT | DB_THREAD, 0600);
@@ -852,11 +896,11 @@ store_load(struct store *st, const char *id, const char *msgid, struct store_con
 	int rc;
 
 	/*
-	 * One transaction, though callers serialise a conversation: store_expire
-	 * from another thread must not slip between reading the metadata and the
-	 * bean. A read-only transaction writes no log and costs little.
+	 * No transaction: the caller holds the conversation, so nothing changes
+	 * it between the reads, and a transaction would cost a begin and a
+	 * commit on every message.
 	 */
-	rc = run_txn(st, load_body, &op);
+	rc = run_plain(st, load_body, &op);
 	buf_free(&op.scratch);
 	if (rc != 0)
 		store_conv_clear(out);
@@ -923,17 +967,15 @@ fail:
 /*
  * Push the answer of message m->seq into m's ring, first dropping the
  * oldest entries so that at most keep remain (a lowered retry_keep drops
- * several at once). The seqs whose answers must go are put in dropped.
+ * several at once).
  */
-static unsigned
-ring_push(struct conv_meta *m, uint64_t h, unsigned keep, uint64_t *dropped)
+static void
+ring_push(struct conv_meta *m, uint64_t h, unsigned keep)
 {
-	unsigned drop = 0, i;
+	unsigned drop = 0;
 
 	if (m->ring_len + 1 > keep)
 		drop = m->ring_len + 1 - keep;
-	for (i = 0; i < drop; i++)
-		dropped[i] = m->ring_seq[i];
 	if (drop > 0) {
 		m->ring_len -= drop;
 		memmove(&m->ring_hash[0], &m->ring_hash[drop], m->ring_len * sizeof(uint64_t));
@@ -942,7 +984,6 @@ ring_push(struct conv_meta *m, uint64_t h, unsigned keep, uint64_t *dropped)
 	m->ring_hash[m->ring_len] = h;
 	m->ring_seq[m->ring_len] = m->seq;
 	m->ring_len++;
-	return drop;
 }
 
 struct commit_op {
@@ -959,9 +1000,7 @@ commit_body(struct store *st, DB_TXN *txn, void *arg)
 	struct commit_op *op = arg;
 	const struct store_commit *c = op->c;
 	struct conv_meta old, *m = &op->m;
-	uint64_t dropped[STORE_RING_MAX];
 	size_t idlen = strlen(c->id);
-	unsigned ndropped = 0, i;
 	int rc;
 
 	memset(&old, 0, sizeof old);
@@ -995,7 +1034,7 @@ commit_body(struct store *st, DB_TXN *txn, void *arg)
 		}
 	}
 	if (c->msgid != NULL)
-		ndropped = ring_push(m, msgid_hash(c->msgid), st->keep, dropped);
+		ring_push(m, msgid_hash(c->msgid), st->keep);
 
 	/* One order of databases in every transaction: meta, beans, retry, starts. */
 	buf_reset(&op->rec);
@@ -1009,12 +1048,12 @@ commit_body(struct store *st, DB_TXN *txn, void *arg)
 		rc = put_rec(st->beans, txn, c->id, idlen, c->bean, c->bean_len, 0);
 	if (rc != 0)
 		goto fail;
-	for (i = 0; i < ndropped; i++)
-		if ((rc = answer_key(&op->key, c->id, dropped[i])) != 0 ||
-		    (rc = del_rec(st->retry, txn, op->key.data, op->key.len)) != 0)
-			goto fail;
+	/*
+	 * The answer leaving the ring is overwritten in its slot; answers left
+	 * in slots past a lowered retry_keep go when the conversation is purged.
+	 */
 	if (c->msgid != NULL &&
-	    ((rc = answer_key(&op->key, c->id, m->seq)) != 0 ||
+	    ((rc = answer_key(&op->key, c->id, m->seq % st->keep)) != 0 ||
 	    (rc = answer_encode(&op->rec, c->soap, c->msgid, c->response, c->response_len)) != 0 ||
 	    (rc = put_rec(st->retry, txn, op->key.data, op->key.len, op->rec.data, op->rec.len,
 	    0)) != 0))

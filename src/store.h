@@ -8,7 +8,8 @@
  * transaction. Only store.c and its helpers include <db.h>.
  *
  * The store does not serialise access to a conversation: callers hold the
- * conversation (gate.h) while they load and commit it.
+ * conversation (gate.h) while they load, commit, expire or purge it, and
+ * store_load relies on that (it reads without a transaction).
  */
 #ifndef PARLEY_STORE_H
 #define PARLEY_STORE_H
@@ -90,7 +91,8 @@ void store_close(struct store *st);
  * is not NULL and the conversation answered that message before, out->replay
  * is 1 and out->response holds the stored answer. Ended and expired
  * conversations load with their state (their bean empty) until purged.
- * Metadata, bean and answer are read in one transaction, so they agree.
+ * Metadata, bean and answer are read without a transaction: they agree
+ * because the caller holds the conversation.
  * Returns 0, PARLEY_ENOENT when the store never had it or purged it,
  * PARLEY_EIO or PARLEY_ENOMEM; on failure out is cleared.
  */
