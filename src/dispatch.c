@@ -40,6 +40,7 @@ struct dispatch {
 struct dispatch_worker {
 	struct dispatch *d;
 	struct soap *soap;
+	struct buf in;                  /* the envelope without its Header, for gSOAP */
 };
 
 int64_t
@@ -133,6 +134,7 @@ dispatch_worker_free(struct dispatch_worker *w)
 	soap_destroy(w->soap);
 	soap_end(w->soap);
 	soap_free(w->soap);
+	buf_free(&w->in);
 	free(w);
 }
 
@@ -316,7 +318,18 @@ invoke(struct dispatch_worker *w, struct message *m, const struct service *svc,
 	call->response = m->out;
 	call->stage = CALL_READING;
 	soap_set_namespaces(soap, svc->module->namespaces);
+	/*
+	 * envelope_read has judged every header: gSOAP need not read them
+	 * again. It gets the Envelope's start tag and what follows the Header.
+	 */
 	soap->is = m->body;
+	if (m->env.header_to > m->env.header_from) {
+		buf_reset(&w->in);
+		if (buf_append(&w->in, m->body, m->env.header_from) == 0 &&
+		    buf_append(&w->in, m->body + m->env.header_to,
+			m->body_len - m->env.header_to) == 0)
+			soap->is = w->in.data;
+	}
 	soap->user = call;
 	soap->imode |= SOAP_ENC_PLAIN;
 	soap->omode |= SOAP_ENC_PLAIN;

@@ -101,6 +101,9 @@ struct reader {
 	size_t cap_start;
 	size_t body_ns, body_name;
 	size_t nu_ns, nu_name;  /* the header not understood */
+	const char *buf;        /* the message, for the Header's byte range */
+	size_t len;
+	size_t envelope_tag_end;
 };
 
 /*
@@ -294,9 +297,26 @@ on_text(void *ctx, const xmlChar *ch, int len)
 		halt(r, PARLEY_ENOMEM);
 }
 
+/*
+ * The offset in the message of the parser's position: at an element's start
+ * callback, its start tag's '>' (or "/>"); at an end callback, just past
+ * the end tag. SIZE_MAX when libxml2 cannot tell.
+ */
+static size_t
+position(const struct reader *r)
+{
+	long pos = xmlByteConsumed(r->ctxt);
+
+	return pos < 0 || (size_t)pos > r->len ? SIZE_MAX : (size_t)pos;
+}
+
 static void
 start_root(struct reader *r, const char *ns, const char *name)
 {
+	size_t pos = position(r);
+
+	if (pos != SIZE_MAX && pos < r->len && r->buf[pos] == '>')
+		r->envelope_tag_end = pos + 1;
 	if (strcmp(name, "Envelope") != 0) {
 		fail(r, FAULT_SENDER, "the root element is {%s}%s, not a SOAP Envelope", ns, name);
 		return;
@@ -470,7 +490,14 @@ end_header(struct reader *r)
 {
 	const char *ns = r->env->wsa == WSA_10 ? NS_WSA10 : NS_WSA2004;
 	enum hdr missing = H_OTHER;
+	size_t pos = position(r);
 
+	/* Only a range that starts after the Envelope's tag and ends with '>' is trusted. */
+	if (r->envelope_tag_end > 0 && pos != SIZE_MAX && pos > r->envelope_tag_end &&
+	    r->buf[pos - 1] == '>') {
+		r->env->header_from = r->envelope_tag_end;
+		r->env->header_to = pos;
+	}
 	r->part = P_AFTER_HEADER;
 	if (r->pending) {
 		halt(r, PARLEY_EFAULT);
@@ -678,6 +705,8 @@ envelope_read(const char *buf, size_t len, const struct envelope_limits *lim,
 	memset(&r, 0, sizeof r);
 	r.env = env;
 	r.fault = fault;
+	r.buf = buf;
+	r.len = len;
 	r.max_headers = lim != NULL && lim->max_headers != 0 ? lim->max_headers :
 	    DEFAULT_MAX_HEADERS;
 	r.max_depth = lim != NULL && lim->max_depth != 0 ? lim->max_depth : DEFAULT_MAX_DEPTH;

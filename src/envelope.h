@@ -50,6 +50,8 @@ struct envelope {
 	unsigned header_count;            /* header blocks targeted at this node */
 	const char *body_ns;              /* namespace URI of the Body's first child; NULL if Body is empty */
 	const char *body_name;            /* its local name */
+	size_t header_from;               /* the message's bytes [header_from, header_to) are the */
+	size_t header_to;                 /* Header, which a second reader may skip; 0, 0 when none */
 	struct buf store;                 /* private: the bytes the strings above point into */
 };
 

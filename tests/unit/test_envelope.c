@@ -796,6 +796,30 @@ test_body_checked(void)
 #undef OP_CLOSE
 }
 
+/* The Header's byte range, which dispatch cuts out before gSOAP reads the rest. */
+static void
+test_header_range(void)
+{
+	static const char msg[] = "<?xml version=\"1.0\"?>\n<S:Envelope xmlns:S=\"" NS_SOAP11 "\">"
+	    "<S:Header><pc:ConversationID xmlns:pc=\"" NS_PC "\">x</pc:ConversationID>"
+	    "</S:Header>\n<S:Body><m:op xmlns:m=\"urn:m\"/></S:Body></S:Envelope>";
+	static const char bare[] = "<S:Envelope xmlns:S=\"" NS_SOAP11 "\"><S:Body><m:op "
+	    "xmlns:m=\"urn:m\"/></S:Body></S:Envelope>";
+	struct envelope env = { 0 };
+	struct fault f;
+	const char *from = strstr(msg, "<S:Header>");
+	const char *to = strstr(msg, "</S:Header>") + strlen("</S:Header>");
+
+	CU_ASSERT_EQUAL_FATAL(read_str(msg, NULL, &env, &f), 0);
+	CU_ASSERT_EQUAL(env.header_from, (size_t)(from - msg));
+	CU_ASSERT_EQUAL(env.header_to, (size_t)(to - msg));
+	envelope_clear(&env);
+	CU_ASSERT_EQUAL_FATAL(read_str(bare, NULL, &env, &f), 0);
+	CU_ASSERT_EQUAL(env.header_from, 0);
+	CU_ASSERT_EQUAL(env.header_to, 0);
+	envelope_clear(&env);
+}
+
 static void
 check_sender(const char *what, const char *xml, const struct envelope_limits *lim,
     const char *reason_part)
@@ -1911,6 +1935,7 @@ main(void)
 		{ "empty Body", test_empty_body },
 		{ "unqualified body element", test_unqualified_body },
 		{ "the whole Body is checked", test_body_checked },
+		{ "the Header's byte range", test_header_range },
 		{ "malformed XML", test_malformed },
 		{ "DOCTYPE refused", test_doctype },
 		{ "billion laughs", test_billion_laughs },
