@@ -181,7 +181,25 @@ answer_replay(struct dispatch *d, struct message *m, const struct buf *response,
 	return answer_ok(m, soap == SOAP_V12 ? SOAP_V12 : SOAP_V11);
 }
 
-/* A reply or fault address other than anonymous is not ours to use yet. */
+/* Fill f for a wsa:ReplyTo or wsa:FaultTo (header) at an address we cannot use. */
+static int
+only_anonymous(const struct envelope *env, const char *header, const char *address,
+    struct fault *f)
+{
+	const char *ns = env->wsa == WSA_2004 ? NS_WSA2004 : NS_WSA10;
+
+	fault_set(f, FAULT_SENDER, ns, "OnlyAnonymousAddressSupported",
+	    "wsa:%s is %s, but this node answers only on the connection the request came on "
+	    "(use the anonymous address)", header, address);
+	f->problem_header_ns = ns;
+	f->problem_header = header;
+	return PARLEY_EFAULT;
+}
+
+/*
+ * A reply or fault address other than anonymous is not ours to use yet;
+ * a ReplyTo of WS-Addressing 1.0's none asks for no answer (*one_way).
+ */
 static int
 check_reply_addresses(const struct envelope *env, struct fault *f, int *one_way)
 {
@@ -189,28 +207,13 @@ check_reply_addresses(const struct envelope *env, struct fault *f, int *one_way)
 
 	*one_way = 0;
 	if (env->reply_to != NULL && strcmp(env->reply_to, anon) != 0) {
-		if (env->wsa == WSA_10 && strcmp(env->reply_to, WSA10_NONE) == 0) {
-			*one_way = 1;
-		} else {
-			fault_set(f, FAULT_SENDER, env->wsa == WSA_2004 ? NS_WSA2004 : NS_WSA10,
-			    "OnlyAnonymousAddressSupported",
-			    "wsa:ReplyTo is %s, but this node answers only on the connection the request "
-			    "came on (use the anonymous address)", env->reply_to);
-			f->problem_header_ns = env->wsa == WSA_2004 ? NS_WSA2004 : NS_WSA10;
-			f->problem_header = "ReplyTo";
-			return PARLEY_EFAULT;
-		}
+		if (env->wsa != WSA_10 || strcmp(env->reply_to, WSA10_NONE) != 0)
+			return only_anonymous(env, "ReplyTo", env->reply_to, f);
+		*one_way = 1;
 	}
 	if (env->fault_to != NULL && strcmp(env->fault_to, anon) != 0 &&
-	    !(env->wsa == WSA_10 && strcmp(env->fault_to, WSA10_NONE) == 0)) {
-		fault_set(f, FAULT_SENDER, env->wsa == WSA_2004 ? NS_WSA2004 : NS_WSA10,
-		    "OnlyAnonymousAddressSupported",
-		    "wsa:FaultTo is %s, but this node answers only on the connection the request "
-		    "came on (use the anonymous address)", env->fault_to);
-		f->problem_header_ns = env->wsa == WSA_2004 ? NS_WSA2004 : NS_WSA10;
-		f->problem_header = "FaultTo";
-		return PARLEY_EFAULT;
-	}
+	    !(env->wsa == WSA_10 && strcmp(env->fault_to, WSA10_NONE) == 0))
+		return only_anonymous(env, "FaultTo", env->fault_to, f);
 	return 0;
 }
 
