@@ -133,7 +133,10 @@ post_soap(struct frontend *f, void *worker, struct exchange *x)
 		    "a SOAP request needs an envelope in its body (POST it with Content-Type "
 		    "text/xml for SOAP 1.1 or application/soap+xml for SOAP 1.2)\n");
 	memset(&m, 0, sizeof m);
-	m.service = service_in_path(x->req.path);
+	/* Builtins (the manager, the node's own interface) have paths of their own. */
+	m.target = registry_find_path(f->registry, x->req.path);
+	if (m.target == NULL)
+		m.service = service_in_path(x->req.path);
 	m.body = x->req.body;
 	m.body_len = x->req.body_len;
 	action = content_type_action(x->req.content_type);
@@ -169,9 +172,8 @@ base_url(struct frontend *f, struct exchange *x, char *out, size_t len)
 }
 
 static int
-get_service(struct frontend *f, struct exchange *x, const char *name)
+get_service(struct frontend *f, struct exchange *x, const struct service *svc, const char *name)
 {
-	const struct service *svc = registry_find(f->registry, name);
 	char url[256];
 	unsigned i;
 
@@ -188,8 +190,8 @@ get_service(struct frontend *f, struct exchange *x, const char *name)
 		x->content_type = "text/xml; charset=utf-8";
 		return 0;
 	}
-	answer_text(x, 200, "service %s (version %u) at %s/services/%s\nWSDL: %s/services/%s?wsdl\n"
-	    "operations:\n", svc->name, svc->version, url, svc->name, url, svc->name);
+	answer_text(x, 200, "service %s (version %u) at %s%s\nWSDL: %s%s?wsdl\n"
+	    "operations:\n", svc->name, svc->version, url, svc->path, url, svc->path);
 	for (i = 0; i < svc->n_ops; i++)
 		buf_printf(&x->body, "  %-24s %s\n", svc->ops[i].name, phase_names[svc->ops[i].phase]);
 	return 0;
@@ -280,6 +282,12 @@ handle(void *arg, void *worker, struct exchange *x)
 	}
 	if (strcmp(path, "/parley/status") == 0)
 		return get_status(f, x);
+	{
+		const struct service *builtin = registry_find_path(f->registry, path);
+
+		if (builtin != NULL && builtin->builtin)
+			return get_service(f, x, builtin, builtin->name);
+	}
 	if (strcmp(path, "/") == 0 || strcmp(path, "/services") == 0 ||
 	    strcmp(path, "/services/") == 0)
 		return get_index(f, x);
@@ -290,7 +298,7 @@ handle(void *arg, void *worker, struct exchange *x)
 		if (n > 0 && n < sizeof name && (path[10 + n] == '\0' || strcmp(path + 10 + n, "/") == 0)) {
 			memcpy(name, path + 10, n);
 			name[n] = '\0';
-			return get_service(f, x, name);
+			return get_service(f, x, registry_find(f->registry, name), name);
 		}
 	}
 	return answer_text(x, 404, "nothing at %s; GET / lists what this node serves\n", path);

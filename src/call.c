@@ -45,6 +45,12 @@ parley_call_message_id(const struct parley_call *call)
 	return call->env->message_id;
 }
 
+void *
+call_context(const struct parley_call *call)
+{
+	return call->svc->context;
+}
+
 int
 parley_bean_get(const struct parley_call *call, const void **data, size_t *len)
 {

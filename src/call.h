@@ -35,4 +35,10 @@ struct parley_call {
 	const char *soap_out;           /* gSOAP's output string (soap->os) */
 };
 
+/*
+ * The context a builtin service was registered with (registry_add_builtin),
+ * for its handlers compiled into parleyd; NULL for a deployed service.
+ */
+void *call_context(const struct parley_call *call);
+
 #endif /* PARLEY_CALL_H */

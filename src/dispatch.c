@@ -255,7 +255,9 @@ route(struct dispatch *d, struct message *m, const struct service **svcp,
 	const char *action;
 	char name[128];
 
-	if (m->service != NULL)
+	if (m->target != NULL)
+		svc = m->target;
+	else if (m->service != NULL)
 		svc = registry_find(d->reg, m->service);
 	else if (env->to != NULL && service_from_to(env->to, name, sizeof name) == 0)
 		svc = registry_find(d->reg, name);

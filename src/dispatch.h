@@ -36,6 +36,7 @@ struct message {
 	/* the request */
 	/* These strings must stay valid until the answer is given, parked or not. */
 	const char *service;            /* from the path /services/NAME, or NULL (then wsa:To says) */
+	const struct service *target;   /* or the service itself, when the path named one */
 	const char *body;               /* the SOAP envelope, NUL-terminated after body_len */
 	size_t body_len;
 	const char *soap_action;        /* SOAPAction, or the action of a SOAP 1.2 Content-Type */

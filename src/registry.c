@@ -29,6 +29,8 @@
 struct registry {
 	struct service *services;      /* sorted by descriptor file name */
 	unsigned n;
+	struct service *builtins;
+	unsigned n_builtins;
 };
 
 static int
@@ -183,6 +185,7 @@ service_free(struct service *s)
 	}
 	free(s->ops);
 	free(s->name);
+	free(s->path);
 	free(s->descriptor_path);
 	free(s->wsdl);
 	if (s->dl != NULL)
@@ -385,6 +388,10 @@ load_service(const char *dir, const char *file, struct service *s, char *err, si
 		move_op(&s->ops[i], &w.ops[i], &d, m);
 	s->name = d.service;
 	d.service = NULL;
+	if (asprintf(&s->path, "/services/%s", s->name) < 0) {
+		s->path = NULL;
+		goto nomem;
+	}
 	s->descriptor_path = dpath;
 	dpath = NULL;
 	s->version = d.version;
@@ -468,8 +475,79 @@ registry_free(struct registry *r)
 		return;
 	for (i = 0; i < r->n; i++)
 		service_free(&r->services[i]);
+	for (i = 0; i < r->n_builtins; i++)
+		service_free(&r->builtins[i]);
 	free(r->services);
+	free(r->builtins);
 	free(r);
+}
+
+int
+registry_add_builtin(struct registry *r, const char *name, const char *path,
+    const char *wsdl, const struct parley_module *module, void *context, char *err,
+    size_t errlen)
+{
+	struct descriptor d;
+	struct service *grown, *s;
+	struct wsdl w;
+	unsigned i;
+	int rc;
+
+	memset(&d, 0, sizeof d);
+	memset(&w, 0, sizeof w);
+	if (registry_find_path(r, path) != NULL)
+		return fail(err, errlen, PARLEY_EINVAL, "builtin %s: %s is already served", name,
+		    path);
+	if ((rc = wsdl_parse(wsdl, strlen(wsdl), name, &w, err, errlen)) != 0)
+		return rc;
+	if ((rc = check_module(module, &w, name, name, err, errlen)) != 0)
+		goto fail;
+	/* Every operation of a builtin stands alone: phase none, from an empty descriptor. */
+	grown = realloc(r->builtins, (r->n_builtins + 1) * sizeof *r->builtins);
+	if (grown == NULL)
+		goto nomem;
+	r->builtins = grown;
+	s = &r->builtins[r->n_builtins];
+	memset(s, 0, sizeof *s);
+	s->ops = calloc(w.n_ops > 0 ? w.n_ops : 1, sizeof *s->ops);
+	s->name = strdup(name);
+	s->path = strdup(path);
+	if (s->ops == NULL || s->name == NULL || s->path == NULL) {
+		service_free(s);
+		goto nomem;
+	}
+	s->n_ops = w.n_ops;
+	for (i = 0; i < w.n_ops; i++)
+		move_op(&s->ops[i], &w.ops[i], &d, module);
+	s->builtin = 1;
+	s->context = context;
+	s->module = module;
+	s->version = 1;
+	s->wsdl = w.marked;
+	w.marked = NULL;
+	r->n_builtins++;
+	wsdl_free(&w);
+	return 0;
+
+nomem:
+	rc = fail(err, errlen, PARLEY_ENOMEM, "builtin %s: out of memory", name);
+fail:
+	wsdl_free(&w);
+	return rc;
+}
+
+const struct service *
+registry_find_path(const struct registry *r, const char *path)
+{
+	unsigned i;
+
+	for (i = 0; i < r->n_builtins; i++)
+		if (strcmp(r->builtins[i].path, path) == 0)
+			return &r->builtins[i];
+	for (i = 0; i < r->n; i++)
+		if (strcmp(r->services[i].path, path) == 0)
+			return &r->services[i];
+	return NULL;
 }
 
 unsigned
@@ -551,7 +629,7 @@ registry_write_wsdl(const struct service *svc, const char *base_url, struct buf 
 		return PARLEY_ENOMEM;
 	while ((hit = strstr(p, REGISTRY_ADDRESS_MARK)) != NULL) {
 		if (buf_append(out, p, (size_t)(hit - p)) != 0 || buf_put_xml(out, base) != 0 ||
-		    buf_puts(out, "/services/") != 0 || buf_put_xml(out, svc->name) != 0)
+		    buf_put_xml(out, svc->path) != 0)
 			goto nomem;
 		p = hit + marklen;
 	}

@@ -60,6 +60,9 @@ struct operation {
 
 struct service {
 	char *name;
+	char *path;                    /* where it is served: /services/NAME, or a builtin's own */
+	int builtin;                   /* compiled into parleyd: no descriptor, no module file */
+	void *context;                 /* a builtin's state, for its handlers (call_context) */
 	char *descriptor_path;
 	uint32_t version;
 	uint32_t max_age_s;
@@ -91,6 +94,22 @@ int registry_load(struct registry **out, const char *deploy_dir, char *err, size
 void registry_free(struct registry *r);
 
 /* The number of services, and the i-th (NULL past the end), sorted by descriptor name. */
+/*
+ * Add a service compiled into parleyd (such as the conversation manager),
+ * served at path, with every operation of phase none: wsdl is its WSDL text,
+ * module the table its glue made (parley-gen --glue --builtin), context what
+ * its handlers get from call_context. Builtins are not counted by
+ * registry_count/at and not found by registry_find (no deployed service can
+ * take their names); registry_find_path finds them. Returns 0, or
+ * PARLEY_EINVAL / PARLEY_ENOMEM with err.
+ */
+int registry_add_builtin(struct registry *r, const char *name, const char *path,
+    const char *wsdl, const struct parley_module *module, void *context, char *err,
+    size_t errlen);
+
+/* The service (deployed or builtin) served at path, or NULL. */
+const struct service *registry_find_path(const struct registry *r, const char *path);
+
 unsigned registry_count(const struct registry *r);
 const struct service *registry_at(const struct registry *r, unsigned i);
 
@@ -107,7 +126,7 @@ const struct operation *registry_operation(const struct service *svc, const char
 
 /*
  * Append svc's WSDL with every soap:address / soap12:address location set
- * to base_url followed by "/services/NAME". Returns 0 or PARLEY_ENOMEM.
+ * to base_url followed by the service's path. Returns 0 or PARLEY_ENOMEM.
  */
 int registry_write_wsdl(const struct service *svc, const char *base_url, struct buf *out);
 

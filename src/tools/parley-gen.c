@@ -30,6 +30,7 @@ struct gen {
 	const char *name;          /* the module name, soapcpp2's -p prefix */
 	const char *wsdl;          /* the service's WSDL */
 	const char *gsoap_dir;     /* where wsdl2h and soapcpp2 wrote NAME.h, NAMEH.h, ... */
+	int builtin;               /* a service compiled into parleyd: NAME_module, NAME_wsdl */
 	char err[1024];
 };
 
@@ -661,18 +662,67 @@ write_glue_c(struct buf *b, const struct gen *gen, const struct gen_op *ops, uns
 	for (i = 0; i < n; i++)
 		rc |= buf_printf(b, "\t{ \"%s\", \"%s\", invoke_%s },\n", ops[i].op->name,
 		    ops[i].req_tag, ops[i].handler + strlen(gen->name) + 1);
+	if (!gen->builtin) {
+		rc |= buf_printf(b,
+		    "};\n"
+		    "\n"
+		    "PARLEY_EXPORT const struct parley_module parley_module = {\n"
+		    "\tPARLEY_MODULE_ABI,\n"
+		    "\t\"%s\",\n"
+		    "\t%s_namespaces,\n"
+		    "\toperations,\n"
+		    "\tsizeof operations / sizeof operations[0]\n"
+		    "};\n",
+		    gen->name, gen->name);
+		return rc != 0 ? PARLEY_ENOMEM : 0;
+	}
+	/*
+	 * A service compiled into parleyd has no dlsym name to be found by: its
+	 * table and its WSDL get names of their own, for parleyd to register.
+	 */
 	rc |= buf_printf(b,
 	    "};\n"
 	    "\n"
-	    "PARLEY_EXPORT const struct parley_module parley_module = {\n"
+	    "const struct parley_module %s_module = {\n"
 	    "\tPARLEY_MODULE_ABI,\n"
 	    "\t\"%s\",\n"
 	    "\t%s_namespaces,\n"
 	    "\toperations,\n"
 	    "\tsizeof operations / sizeof operations[0]\n"
 	    "};\n",
-	    gen->name, gen->name);
+	    gen->name, gen->name, gen->name);
 	return rc != 0 ? PARLEY_ENOMEM : 0;
+}
+
+/* Append the WSDL text as the C string NAME_wsdl, for a builtin service. */
+static int
+write_wsdl_string(struct buf *b, const struct gen *gen)
+{
+	FILE *f;
+	int c, rc = 0;
+
+	f = fopen(gen->wsdl, "rb");
+	if (f == NULL)
+		return PARLEY_EIO;
+	rc |= buf_printf(b, "\n/* %s, served at ?wsdl. */\nconst char %s_wsdl[] =\n\t\"",
+	    gen->wsdl, gen->name);
+	while ((c = getc(f)) != EOF) {
+		if (c == '\n') {
+			rc |= buf_puts(b, "\\n\"\n\t\"");
+			continue;
+		}
+		if (c == '"' || c == '\\')
+			rc |= buf_printf(b, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			rc |= buf_printf(b, "\\%03o", c);
+		else
+			rc |= buf_printf(b, "%c", c);
+	}
+	rc |= buf_puts(b, "\";\n");
+	if (ferror(f))
+		rc = PARLEY_EIO;
+	fclose(f);
+	return rc != 0 ? PARLEY_EIO : 0;
 }
 
 /* Write b to dir/file through a temporary file, so no half-written output is left. */
@@ -733,6 +783,10 @@ gen_glue(struct gen *gen)
 		fail(gen, "out of memory");
 		goto fail;
 	}
+	if (gen->builtin && (rc = write_wsdl_string(&c, gen)) != 0) {
+		fail(gen, "%s: cannot read it again: %s", gen->wsdl, strerror(errno));
+		goto fail;
+	}
 	snprintf(file, sizeof file, "%s_ops.h", gen->name);
 	if ((rc = write_file(gen, gen->gsoap_dir, file, &h)) != 0)
 		goto fail;
@@ -753,11 +807,13 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: parley-gen --glue --name NAME --wsdl FILE.wsdl --gsoap-dir DIR\n"
+	    "usage: parley-gen --glue [--builtin] --name NAME --wsdl FILE.wsdl --gsoap-dir DIR\n"
 	    "\n"
 	    "  --glue       write DIR/NAME_glue.c and DIR/NAME_ops.h for a Parley module;\n"
 	    "               DIR holds NAME.h from `wsdl2h -c -g -j` and NAMEH.h, NAMEStub.h,\n"
 	    "               NAME.nsmap and NAMEC.c from `soapcpp2 -c -n -p NAME`\n"
+	    "  --builtin    for a service compiled into parleyd: the table is NAME_module\n"
+	    "               (not the exported parley_module) and the WSDL text is NAME_wsdl\n"
 	    "  --name NAME  the module name (a C identifier; soapcpp2's -p prefix)\n"
 	    "  --wsdl FILE  the service's WSDL\n"
 	    "  --gsoap-dir DIR\n");
@@ -768,6 +824,7 @@ main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "glue", no_argument, NULL, 'g' },
+		{ "builtin", no_argument, NULL, 'b' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "wsdl", required_argument, NULL, 'w' },
 		{ "gsoap-dir", required_argument, NULL, 'd' },
@@ -782,6 +839,7 @@ main(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'g': gen.mode = MODE_GLUE; break;
+		case 'b': gen.builtin = 1; break;
 		case 'n': gen.name = optarg; break;
 		case 'w': gen.wsdl = optarg; break;
 		case 'd': gen.gsoap_dir = optarg; break;
