@@ -1,0 +1,178 @@
+/*
+ * manager.h - the conversation manager: the cluster's directory of nodes,
+ * groups and conversations, kept in Berkeley DB so that a restarted manager
+ * knows the cluster again, and the heartbeats that tell live nodes from dead
+ * ones. It runs embedded in a node or in a node of its own; either way its
+ * SOAP face (wsdl/manager.wsdl) is in mgrsoap.c and it reaches nodes through
+ * the heartbeat function the container gives it.
+ */
+#ifndef PARLEY_MANAGER_H
+#define PARLEY_MANAGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "idgen.h"
+
+#define MGR_ID_MAX (IDGEN_GROUP_MAX + 1)      /* node and group names, with NUL */
+#define MGR_ADDRESS_MAX 256                    /* "http://HOST:PORT", with NUL */
+#define MGR_INCARNATION_MAX 40
+#define MGR_SERVICE_MAX 64
+
+struct mgr_node {
+	char id[MGR_ID_MAX];
+	char address[MGR_ADDRESS_MAX];
+	char incarnation[MGR_INCARNATION_MAX];   /* the node's, from RegisterNode */
+	int alive;
+	int64_t registered_ms;
+	int64_t last_heartbeat_ms;               /* 0: never answered */
+	unsigned misses;                         /* heartbeats missed in a row */
+	unsigned conversations;                  /* live conversations of its groups */
+};
+
+struct mgr_group {
+	char name[MGR_ID_MAX];
+	char primary[MGR_ID_MAX];
+	char secondary[MGR_ID_MAX];              /* "" when none */
+	uint64_t epoch;                          /* grows with each change of primary */
+};
+
+struct mgr_route {
+	char group[MGR_ID_MAX];
+	char node[MGR_ID_MAX];
+	char address[MGR_ADDRESS_MAX];
+	uint64_t epoch;
+	int alive;
+};
+
+struct mgr_conv {
+	char id[IDGEN_ID_MAX];
+	char group[MGR_ID_MAX];                  /* "" on input: taken from the ID */
+	char service[MGR_SERVICE_MAX];
+	char reply_to[MGR_ADDRESS_MAX];          /* the partner's wsa:ReplyTo, "" when none */
+	int64_t created_ms;
+	int64_t ended_ms;                        /* 0 while live */
+};
+
+/* What a heartbeat says to a node and what it answers (node.wsdl). */
+struct mgr_assignment {
+	char group[MGR_ID_MAX];
+	int primary;                             /* 1 primary, 0 secondary */
+	uint64_t epoch;
+};
+
+#define MGR_ASSIGNMENTS_MAX 16
+
+struct mgr_heartbeat {
+	char node[MGR_ID_MAX];
+	char manager_incarnation[MGR_INCARNATION_MAX];
+	int64_t sent_ms;
+	struct mgr_assignment assignments[MGR_ASSIGNMENTS_MAX];
+	unsigned n_assignments;
+};
+
+struct mgr_heartbeat_reply {
+	char node[MGR_ID_MAX];
+	char incarnation[MGR_INCARNATION_MAX];
+	unsigned conversations;
+};
+
+/*
+ * How the manager calls one node's Heartbeat: given by the container (a
+ * direct call for the node the manager is embedded in, SOAP over HTTP for
+ * the others). Returns 0 with reply filled, or nonzero when the node did not
+ * answer within timeout_ms. Called from the manager's heartbeat threads.
+ */
+typedef int (*mgr_heartbeat_fn)(void *arg, const struct mgr_node *node,
+    const struct mgr_heartbeat *hb, struct mgr_heartbeat_reply *reply, unsigned timeout_ms);
+
+struct manager_config {
+	const char *home;                        /* directory of its Berkeley DB environment */
+	unsigned heartbeat_interval_ms;          /* default 200 */
+	unsigned heartbeat_misses;               /* default 3 */
+	mgr_heartbeat_fn heartbeat;
+	void *heartbeat_arg;
+};
+
+/* Counters for the status page. */
+struct manager_stats {
+	uint64_t registrations;
+	uint64_t locates;
+	uint64_t conversations_registered;
+	uint64_t conversations_ended;
+	uint64_t heartbeats_sent;
+	uint64_t heartbeats_missed;
+	unsigned nodes;
+	unsigned alive;
+	unsigned groups;
+	unsigned conversations;                  /* live */
+};
+
+struct manager;
+
+/*
+ * Open the manager's tables in cfg->home (creating them, recovering after a
+ * crash) and load the nodes and groups it knew; every node starts as alive
+ * with no misses until its heartbeats say otherwise. A new incarnation is
+ * drawn. Returns 0, or PARLEY_EIO / PARLEY_EINVAL / PARLEY_ENOMEM with err.
+ */
+int manager_open(struct manager **out, const struct manager_config *cfg, char *err, size_t errlen);
+
+/* Start the heartbeat thread(s); the container calls it once serving. Returns 0 or PARLEY_ENOMEM. */
+int manager_start(struct manager *m);
+
+/* Stop the heartbeats (waits for calls in flight) and close the tables. NULL is allowed. */
+void manager_close(struct manager *m);
+
+/* The manager's incarnation: new at each manager_open. The string lives as long as m. */
+const char *manager_incarnation(const struct manager *m);
+
+/*
+ * Register (or register again) node id at address. Its group (named after
+ * it) is made if new, with this node as primary, epoch 1; the ring of
+ * secondaries is recomputed (each group's secondary is the next node in
+ * the sorted list of nodes). A node whose address changed keeps its groups.
+ * Fills groups (at most *n, the caller's capacity) with the groups the node
+ * is primary or secondary of, and sets *n. Returns 0, PARLEY_EINVAL for a bad
+ * id or address, PARLEY_EIO.
+ */
+int manager_register_node(struct manager *m, const char *id, const char *address,
+    const char *incarnation, struct mgr_group *groups, unsigned *n);
+
+/*
+ * Where group is served: its primary's address, the epoch, and whether the
+ * primary is alive. Returns 0, PARLEY_ENOENT for a group nobody registered.
+ */
+int manager_locate(struct manager *m, const char *group, struct mgr_route *out);
+
+/*
+ * Record conversations that started (a conversation already known is
+ * updated, not duplicated) or ended. Return 0 or PARLEY_EIO; an ending of an
+ * unknown conversation is recorded as a conversation with what is known.
+ */
+int manager_register_conversations(struct manager *m, const struct mgr_conv *c, unsigned n);
+int manager_end_conversations(struct manager *m, const char *const *ids, const int64_t *ended_ms,
+    unsigned n);
+
+/* Copies of the tables; the caller frees *out. Return 0 or PARLEY_ENOMEM / PARLEY_EIO. */
+int manager_list_nodes(struct manager *m, struct mgr_node **out, unsigned *n);
+int manager_list_groups(struct manager *m, struct mgr_group **out, unsigned *n);
+
+struct mgr_conv_filter {
+	const char *node;                        /* conversations of groups this node is primary of */
+	const char *group;
+	const char *service;
+	int live_only;
+};
+
+/*
+ * Conversations matching f (NULL fields match all), sorted by ID, from
+ * offset, at most limit; *total is how many match in all. The caller frees
+ * *out.
+ */
+int manager_list_conversations(struct manager *m, const struct mgr_conv_filter *f,
+    unsigned offset, unsigned limit, struct mgr_conv **out, unsigned *n, unsigned *total);
+
+void manager_get_stats(struct manager *m, struct manager_stats *st);
+
+#endif /* PARLEY_MANAGER_H */

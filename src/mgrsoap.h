@@ -1,0 +1,81 @@
+/*
+ * mgrsoap.h - the SOAP faces of the cluster: the manager's service
+ * (wsdl/manager.wsdl, served at /parley/manager) and the node's service
+ * (wsdl/node.wsdl, /parley/node), compiled into parleyd as builtins, and the
+ * client calls nodes and managers make to each other with gSOAP.
+ *
+ * Each WSDL's generated gSOAP code is included, with static linkage, by one
+ * file (mgrsoap.c, nodesoap.c), so it clashes with no other service's.
+ */
+#ifndef PARLEY_MGRSOAP_H
+#define PARLEY_MGRSOAP_H
+
+#include <stdint.h>
+
+#include "manager.h"
+#include "parley.h"
+
+/*
+ * Builtin services, for registry_add_builtin. The manager's handlers take
+ * the struct manager * they were registered with; the node's take a
+ * struct node_service *.
+ */
+extern const struct parley_module mgr_module;
+extern const char mgr_wsdl[];
+extern const struct parley_module node_module;
+extern const char node_wsdl[];
+
+#define MGR_PATH "/parley/manager"
+#define NODE_PATH "/parley/node"
+
+struct node_service {
+	/* Answer a heartbeat; returns 0, or nonzero to answer with a fault. */
+	int (*heartbeat)(void *arg, const struct mgr_heartbeat *hb, struct mgr_heartbeat_reply *reply);
+	void *arg;
+};
+
+/*
+ * A gSOAP context for outgoing calls, kept alive between calls (keep-alive
+ * to the last host). One thread at a time uses a client.
+ */
+struct soap_client;
+
+/* Make a client whose calls give up after timeout_ms. NULL when out of memory. */
+struct soap_client *soap_client_new(unsigned timeout_ms);
+void soap_client_free(struct soap_client *c);
+
+/* Change the time limit of the next calls. */
+void soap_client_set_timeout(struct soap_client *c, unsigned timeout_ms);
+
+/*
+ * Why the last call failed, in a sentence ("connection refused by
+ * 127.0.0.1:8081", "timed out after 200 ms", the fault's reason...). The
+ * string lives until the next call.
+ */
+const char *soap_client_error(const struct soap_client *c);
+
+/*
+ * Calls of the manager at manager_url (http://HOST:PORT/parley/manager).
+ * Each returns 0; PARLEY_ENOENT where said; PARLEY_ETIMEDOUT; PARLEY_EIO when
+ * the manager cannot be reached or its answer cannot be read; PARLEY_EFAULT
+ * when it answered with a fault (soap_client_error says it).
+ */
+int mgrclient_register_node(struct soap_client *c, const char *manager_url, const char *id,
+    const char *address, const char *incarnation, char manager_incarnation[MGR_INCARNATION_MAX],
+    unsigned *heartbeat_interval_ms, struct mgr_group *groups, unsigned *n_groups);
+
+/* PARLEY_ENOENT when the manager knows no such group. */
+int mgrclient_locate(struct soap_client *c, const char *manager_url, const char *group,
+    struct mgr_route *out);
+
+int mgrclient_register_conversations(struct soap_client *c, const char *manager_url,
+    const struct mgr_conv *convs, unsigned n);
+
+int mgrclient_end_conversations(struct soap_client *c, const char *manager_url,
+    const char *const *ids, const int64_t *ended_ms, unsigned n);
+
+/* The manager's Heartbeat call of one node at node_address (http://HOST:PORT). */
+int nodeclient_heartbeat(struct soap_client *c, const char *node_address,
+    const struct mgr_heartbeat *hb, struct mgr_heartbeat_reply *reply);
+
+#endif /* PARLEY_MGRSOAP_H */
