@@ -29,7 +29,9 @@ enum kind {
 	K_STORE,
 	K_SYNC,
 	K_LEVEL,
-	K_MANAGER
+	K_MANAGER,
+	K_ROLE,
+	K_URL           /* "" or http://HOST:PORT */
 };
 
 struct key {
@@ -60,8 +62,20 @@ static const struct key keys[] = {
 	  "Berkeley DB cache; in memory mode it bounds what the store can hold" },
 	{ "deploy_dir", K_STRING, STR(deploy_dir), 0, 0, NULL,
 	  "directory of deployed services (NAME.service files)" },
+	{ "role", K_ROLE, NUM(role), 0, 0, "node",
+	  "node (serves services, holds conversations) or manager (only the manager)" },
 	{ "manager", K_MANAGER, STR(manager), 0, 0, "embedded",
 	  "the conversation manager: embedded, or http://HOST:PORT/parley/manager" },
+	{ "advertise", K_URL, STR(advertise), 0, 0, "",
+	  "the URL other nodes reach this node at (default: http:// and the listen address)" },
+	{ "heartbeat_interval", K_DURATION, NUM(heartbeat_interval_ms), 10, 60000, "200ms",
+	  "how often the manager calls every node's Heartbeat" },
+	{ "heartbeat_misses", K_UINT, NUM(heartbeat_misses), 1, 1000, "3",
+	  "heartbeats missed in a row before the manager marks a node dead" },
+	{ "manager_timeout", K_DURATION, NUM(manager_timeout_ms), 10, 600000, "2s",
+	  "how long a call to a remote manager may take" },
+	{ "forward_timeout", K_DURATION, NUM(forward_timeout_ms), 10, 3600000, "30s",
+	  "how long the owner of a conversation may take to answer a relayed message" },
 	{ "workers", K_UINT, NUM(workers), 1, 256, "8",
 	  "worker threads that handle requests" },
 	{ "max_connections", K_UINT, NUM(max_connections), 4, 65536, "1024",
@@ -261,6 +275,24 @@ conf_set(struct conf *c, const char *name, const char *value, char *err, size_t 
 		if (strcmp(value, "embedded") != 0 && strncmp(value, "http://", 7) != 0) {
 			snprintf(err, errlen, "%s '%s' must be 'embedded' or an http:// URL", k->name,
 			    value);
+			return PARLEY_EINVAL;
+		}
+		return set_string(c, k, value, err, errlen);
+	case K_ROLE:
+		if (strcmp(value, "node") == 0)
+			c->role = CONF_ROLE_NODE;
+		else if (strcmp(value, "manager") == 0)
+			c->role = CONF_ROLE_MANAGER;
+		else {
+			snprintf(err, errlen, "role '%s' must be node or manager", value);
+			return PARLEY_EINVAL;
+		}
+		return 0;
+	case K_URL:
+		if (value[0] != '\0' && (strncmp(value, "http://", 7) != 0 || value[7] == '\0' ||
+		    strpbrk(value, " \t\"<>") != NULL)) {
+			snprintf(err, errlen, "%s '%s' must be an http:// URL, e.g. http://10.0.0.5:8080",
+			    k->name, value);
 			return PARLEY_EINVAL;
 		}
 		return set_string(c, k, value, err, errlen);
@@ -512,6 +544,11 @@ conf_check(const struct conf *c, char *err, size_t errlen)
 		snprintf(err, errlen, "deploy_dir is empty: name the directory of NAME.service files");
 		return PARLEY_EINVAL;
 	}
+	if (c->role == CONF_ROLE_MANAGER && strcmp(c->manager, "embedded") != 0) {
+		snprintf(err, errlen, "role = manager runs the manager itself: leave manager = embedded "
+		    "(the nodes point their manager key at this node)");
+		return PARLEY_EINVAL;
+	}
 	if (c->max_bean_bytes > c->cache_size) {
 		snprintf(err, errlen, "max_bean_bytes (%zu) is larger than cache_size (%zu)",
 		    c->max_bean_bytes, c->cache_size);
@@ -533,6 +570,7 @@ print_value(FILE *f, const struct conf *c, const struct key *k)
 	case K_GROUP:
 	case K_ADDRESS:
 	case K_MANAGER:
+	case K_URL:
 		if (strpbrk(field, " \t#") != NULL || *field == '\0')
 			fprintf(f, "\"%s\"", field);
 		else
@@ -540,6 +578,9 @@ print_value(FILE *f, const struct conf *c, const struct key *k)
 		break;
 	case K_STORE:
 		fputs(stores[c->store], f);
+		break;
+	case K_ROLE:
+		fputs(c->role == CONF_ROLE_MANAGER ? "manager" : "node", f);
 		break;
 	case K_SYNC:
 		fputs(syncs[c->sync], f);

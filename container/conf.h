@@ -14,8 +14,11 @@
 
 #define CONF_PATH_MAX 1024
 
+enum conf_role { CONF_ROLE_NODE = 0, CONF_ROLE_MANAGER };
+
 struct conf {
 	char node_id[33];
+	enum conf_role role;
 	char listen[128];
 	char data_dir[CONF_PATH_MAX];
 	enum store_mode store;
@@ -23,6 +26,11 @@ struct conf {
 	size_t cache_size;
 	char deploy_dir[CONF_PATH_MAX];
 	char manager[256];
+	char advertise[256];
+	unsigned heartbeat_interval_ms;
+	unsigned heartbeat_misses;
+	unsigned manager_timeout_ms;
+	unsigned forward_timeout_ms;
 	unsigned workers;
 	unsigned max_connections;
 	size_t max_message_bytes;

@@ -111,13 +111,24 @@ content_type_action(const char *content_type)
 	return NULL;
 }
 
+/* Give the exchange the answer's status, type and extra header lines. */
+static void
+take_answer(struct exchange *x, const struct message *m)
+{
+	x->status = m->status;
+	x->content_type = m->content_type;
+	if (m->extra_headers[0] != '\0') {
+		snprintf(x->extra, sizeof x->extra, "%s", m->extra_headers);
+		x->extra_headers = x->extra;
+	}
+}
+
 static void
 message_done(struct message *m)
 {
 	struct exchange *x = m->owner;
 
-	x->status = m->status;
-	x->content_type = m->content_type;
+	take_answer(x, m);
 	server_finish(x);
 }
 
@@ -141,14 +152,19 @@ post_soap(struct frontend *f, void *worker, struct exchange *x)
 	m.body_len = x->req.body_len;
 	action = content_type_action(x->req.content_type);
 	m.soap_action = action != NULL ? action : x->req.soap_action;
+	m.via = x->req.via;
 	m.out = &x->body;
 	m.done = message_done;
 	m.owner = x;
 	rc = dispatch_message(f->dispatch, worker, &m);
 	if (rc == PARLEY_AGAIN)
 		return PARLEY_AGAIN;
-	x->status = m.status;
-	x->content_type = m.content_type;
+	if (rc == PARLEY_DECLINED) {
+		rc = relay_message(f, x, &m);
+		dispatch_release(&m);
+		return rc;
+	}
+	take_answer(x, &m);
 	return 0;
 }
 
@@ -213,54 +229,9 @@ get_index(struct frontend *f, struct exchange *x)
 static int
 get_status(struct frontend *f, struct exchange *x)
 {
-	static const char *stores[] = { "memory", "disk" };
-	static const char *syncs[] = { "full", "write", "none" };
-	struct dispatch_stats ds;
-	struct server_stats ss;
-	struct buf *b = &x->body;
-	unsigned i, n = registry_count(f->registry);
-	int64_t now = dispatch_now_ms();
-
-	dispatch_get_stats(f->dispatch, &ds);
-	server_get_stats(f->server, &ss);
-	buf_reset(b);
-	buf_puts(b, "{\"node\":\"");
-	buf_put_json(b, f->conf->node_id);
-	buf_puts(b, "\",\"version\":\"" PACKAGE_VERSION "\",\"listen\":\"");
-	buf_put_json(b, server_address(f->server));
-	buf_printf(b, "\",\"uptime_ms\":%lld,\"store\":\"%s\",\"sync\":\"%s\",",
-	    (long long)(now - f->started_ms), stores[f->conf->store], syncs[f->conf->sync]);
-	buf_puts(b, "\"groups\":{\"primary\":[\"");
-	buf_put_json(b, f->conf->node_id);
-	buf_puts(b, "\"],\"secondary\":[]},\"services\":[");
-	for (i = 0; i < n; i++) {
-		const struct service *svc = registry_at(f->registry, i);
-		unsigned j;
-
-		buf_puts(b, i ? ",{\"name\":\"" : "{\"name\":\"");
-		buf_put_json(b, svc->name);
-		buf_printf(b, "\",\"path\":\"/services/");
-		buf_put_json(b, svc->name);
-		buf_printf(b, "\",\"version\":%u,\"conversations\":%u,\"operations\":[", svc->version,
-		    store_service_count(f->store, svc->name));
-		for (j = 0; j < svc->n_ops; j++) {
-			buf_puts(b, j ? ",{\"name\":\"" : "{\"name\":\"");
-			buf_put_json(b, svc->ops[j].name);
-			buf_printf(b, "\",\"phase\":\"%s\"}", phase_names[svc->ops[j].phase]);
-		}
-		buf_puts(b, "]}");
-	}
-	buf_printf(b, "],\"conversations\":%u,", store_live_count(f->store));
-	buf_printf(b, "\"messages\":{\"total\":%llu,\"faults\":%llu,\"replayed\":%llu,"
-	    "\"parked\":%llu,\"started\":%llu,\"finished\":%llu,\"expired\":%llu},",
-	    (unsigned long long)ds.messages, (unsigned long long)ds.faults,
-	    (unsigned long long)ds.replays, (unsigned long long)ds.parked,
-	    (unsigned long long)ds.started, (unsigned long long)ds.finished,
-	    (unsigned long long)ds.expired);
-	buf_printf(b, "\"http\":{\"accepted\":%llu,\"requests\":%llu,\"timeouts\":%llu,"
-	    "\"refused\":%llu,\"open\":%u,\"busy\":%u}}\n",
-	    (unsigned long long)ss.accepted, (unsigned long long)ss.requests,
-	    (unsigned long long)ss.timeouts, (unsigned long long)ss.refused, ss.open, ss.busy);
+	buf_reset(&x->body);
+	if (status_write(f, &x->body) != 0)
+		return answer_text(x, 500, "out of memory\n");
 	x->status = 200;
 	x->content_type = "application/json";
 	return 0;

@@ -14,6 +14,9 @@ struct dispatch;
 struct registry;
 struct store;
 struct conf;
+struct locator;
+struct router;
+struct manager;
 
 struct frontend {
 	struct dispatch *dispatch;
@@ -21,11 +24,34 @@ struct frontend {
 	struct store *store;
 	const struct conf *conf;
 	struct server *server;          /* set once the server has started */
+	struct locator *locator;
+	struct router *router;
+	struct manager *manager;        /* the manager, when this node runs it; else NULL */
+	const char *manager_url;        /* where the nodes reach the manager */
+	const char *address;            /* this node's base URL, as other nodes reach it */
 	int64_t started_ms;
 	int listen_wildcard;            /* listening on 0.0.0.0 or [::]: WSDLs use the Host header */
 };
 
 /* The hooks to start the server with; f must outlive the server. */
 void frontend_hooks(struct frontend *f, struct server_hooks *hooks);
+
+struct message;
+
+/*
+ * Append the node's status as JSON to b: identity, store, services and
+ * their conversations, counters, the cluster as this node sees it (groups,
+ * cached routes, calls to the manager, relays) and, when it runs the
+ * manager, the manager's nodes, groups and conversations per node
+ * (status.c). Returns 0 or PARLEY_ENOMEM.
+ */
+int status_write(struct frontend *f, struct buf *b);
+
+/*
+ * Relay m, which dispatch declined (its group is another node's), to the
+ * owner, and put the owner's answer, or a fault saying why there is none,
+ * in x (relay.c). Returns 0.
+ */
+int relay_message(struct frontend *f, struct exchange *x, struct message *m);
 
 #endif /* PARLEY_FRONTEND_H */

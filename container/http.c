@@ -33,7 +33,7 @@ struct head {
 	size_t path_off;                /* path start in the target */
 	size_t query_off;               /* the '?' or 0 */
 	int root_path;                  /* absolute-form without a path: path is "/" */
-	struct span content_type, soap_action, host;
+	struct span content_type, soap_action, host, via;
 	int have_cl;
 	uint64_t cl;
 	int have_te, chunked, te_other;
@@ -308,6 +308,8 @@ parse_field(const char *buf, size_t p, size_t end, struct head *h)
 	case 12:
 		if (lower_eq(buf + p, nlen, "content-type"))
 			keep_span(&h->content_type, v, ve - v);
+		else if (lower_eq(buf + p, nlen, "x-parley-via"))
+			keep_span(&h->via, v, ve - v);
 		break;
 	case 14:
 		if (lower_eq(buf + p, nlen, "content-length"))
@@ -564,6 +566,7 @@ finish(char *buf, size_t len, struct head *h, size_t body_len, size_t end,
 		h->soap_action.len -= 2;
 	}
 	req->soap_action = terminate(buf, &h->soap_action);
+	req->via = terminate(buf, &h->via);
 
 	req->body = NULL;
 	req->body_len = body_len;

@@ -29,6 +29,7 @@ struct http_request {
 	const char *content_type;      /* header values, NUL-terminated, or NULL */
 	const char *soap_action;       /* SOAPAction, unquoted */
 	const char *host;
+	const char *via;               /* X-Parley-Via: the nodes that forwarded the request */
 	char *body;                    /* NUL-terminated after body_len; NULL when body_len is 0 */
 	size_t body_len;
 	size_t consumed;               /* bytes of the buffer this request used (head + body) */

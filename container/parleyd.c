@@ -20,13 +20,18 @@
 
 #include <libxml/parser.h>
 
+#include "cluster.h"
 #include "conf.h"
 #include "dispatch.h"
 #include "frontend.h"
 #include "idgen.h"
+#include "locator.h"
 #include "log.h"
+#include "manager.h"
+#include "mgrsoap.h"
 #include "parley.h"
 #include "registry.h"
+#include "router.h"
 #include "server.h"
 #include "store.h"
 
@@ -61,6 +66,7 @@ usage(FILE *f)
 	    "  -v          more log detail (-vv: debug); with -n, print the effective configuration\n"
 	    "  -f FILE     read the configuration from FILE (default: built-in defaults only)\n"
 	    "  -D key=value  set one configuration key, over the file\n"
+	    "  --manager-only  run only the cluster's conversation manager (-D role=manager)\n"
 	    "  -h, --help  this text;  -V, --version  the version\n"
 	    "\n"
 	    "Configuration keys (parleyd.conf(5)):\n");
@@ -101,12 +107,13 @@ parse_options(int argc, char **argv, struct options *o)
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "manager-only", no_argument, NULL, 'M' },
 		{ NULL, 0, NULL, 0 }
 	};
 	int ch;
 
 	memset(o, 0, sizeof *o);
-	o->defines = calloc((size_t)argc, sizeof *o->defines);
+	o->defines = calloc((size_t)argc + 1, sizeof *o->defines);
 	if (o->defines == NULL)
 		fatalx("out of memory");
 	while ((ch = getopt_long(argc, argv, "dnvf:D:hV", longopts, NULL)) != -1) {
@@ -125,6 +132,9 @@ parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'D':
 			o->defines[o->n_defines++] = optarg;
+			break;
+		case 'M':
+			o->defines[o->n_defines++] = "role=manager";
 			break;
 		case 'h':
 			usage(stdout);
@@ -353,6 +363,126 @@ sleep_ms(unsigned ms)
 	nanosleep(&ts, NULL);
 }
 
+/* What a node sets up to be part of a cluster. */
+struct cluster_parts {
+	struct cluster *glue;
+	struct manager *manager;        /* when this node runs the manager */
+	struct locator *locator;        /* when this node holds conversations */
+	struct router *router;
+	char address[MGR_ADDRESS_MAX];  /* this node's base URL */
+	char manager_url[MGR_ADDRESS_MAX + 32];
+};
+
+static unsigned
+live_count(void *store)
+{
+	return store_live_count(store);
+}
+
+/*
+ * Before serving: the manager (embedded, or this node is only a manager),
+ * the locator and the router, and the cluster's builtin services.
+ */
+static int
+cluster_open(const struct conf *c, struct store *st, struct registry *reg,
+    struct cluster_parts *p, char *err, size_t errlen)
+{
+	struct manager_config mc;
+	struct locator_config lc;
+	struct router_config rc;
+	char home[CONF_PATH_MAX + 16];
+	int runs_manager = c->role == CONF_ROLE_MANAGER || strcmp(c->manager, "embedded") == 0;
+
+	memset(p, 0, sizeof *p);
+	if (cluster_create(&p->glue, c->node_id, NULL) != 0)
+		goto nomem;
+	if (runs_manager) {
+		memset(&mc, 0, sizeof mc);
+		snprintf(home, sizeof home, "%s/manager", c->data_dir);
+		mc.home = home;
+		mc.heartbeat_interval_ms = c->heartbeat_interval_ms;
+		mc.heartbeat_misses = c->heartbeat_misses;
+		mc.heartbeat = cluster_heartbeat;
+		mc.heartbeat_arg = p->glue;
+		if (manager_open(&p->manager, &mc, err, errlen) != 0)
+			return PARLEY_EIO;
+		if (registry_add_builtin(reg, "parley-manager", MGR_PATH, mgr_wsdl, &mgr_module,
+		    p->manager, err, errlen) != 0)
+			return PARLEY_EINVAL;
+	}
+	if (c->role == CONF_ROLE_NODE) {
+		memset(&lc, 0, sizeof lc);
+		lc.node_id = c->node_id;
+		lc.manager = p->manager;
+		lc.manager_url = p->manager == NULL ? c->manager : NULL;
+		lc.timeout_ms = c->manager_timeout_ms;
+		lc.heartbeat_interval_ms = c->heartbeat_interval_ms;
+		lc.live_count = live_count;
+		lc.live_count_arg = st;
+		if (locator_create(&p->locator, &lc, err, errlen) != 0)
+			return PARLEY_EINVAL;
+		cluster_set_locator(p->glue, p->locator);
+		if (registry_add_builtin(reg, "parley-node", NODE_PATH, node_wsdl, &node_module,
+		    cluster_node_service(p->glue), err, errlen) != 0)
+			return PARLEY_EINVAL;
+	}
+	memset(&rc, 0, sizeof rc);
+	rc.timeout_ms = c->forward_timeout_ms;
+	if (router_create(&p->router, &rc) != 0)
+		goto nomem;
+	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory setting up the cluster");
+	return PARLEY_ENOMEM;
+}
+
+/* Once serving: this node's address, registration, heartbeats. */
+static int
+cluster_start(const struct conf *c, struct server *srv, struct cluster_parts *p, char *err,
+    size_t errlen)
+{
+	if (c->advertise[0] != '\0')
+		snprintf(p->address, sizeof p->address, "%s", c->advertise);
+	else
+		snprintf(p->address, sizeof p->address, "http://%s", server_address(srv));
+	if (c->advertise[0] == '\0' && is_wildcard(c->listen))
+		log_warnx("listen is %s: other nodes are told this node is %s; set advertise to an "
+		    "address they can reach", c->listen, p->address);
+	if (p->manager != NULL)
+		snprintf(p->manager_url, sizeof p->manager_url, "%s%s", p->address, MGR_PATH);
+	else
+		snprintf(p->manager_url, sizeof p->manager_url, "%s", c->manager);
+	if (p->locator != NULL && (locator_set_address(p->locator, p->address) != 0 ||
+	    locator_start(p->locator) != 0)) {
+		snprintf(err, errlen, "cannot start the node's cluster agent");
+		return PARLEY_ENOMEM;
+	}
+	if (p->manager != NULL && manager_start(p->manager) != 0) {
+		snprintf(err, errlen, "cannot start the manager's heartbeats");
+		return PARLEY_ENOMEM;
+	}
+	log_info("cluster: %s; manager %s%s", c->role == CONF_ROLE_MANAGER ? "this node is only "
+	    "the manager" : p->address, p->manager != NULL ? "embedded at " : "at ",
+	    p->manager_url);
+	return 0;
+}
+
+/*
+ * After serving. The locator goes first, while the manager still takes its
+ * last records; the glue stops answering for it before it goes.
+ */
+static void
+cluster_close(struct cluster_parts *p)
+{
+	if (p->glue != NULL)
+		cluster_set_locator(p->glue, NULL);
+	locator_destroy(p->locator);
+	manager_close(p->manager);
+	cluster_destroy(p->glue);
+	router_destroy(p->router);
+	memset(p, 0, sizeof *p);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -368,6 +498,7 @@ main(int argc, char **argv)
 	struct server_config scfg;
 	struct store_config stcfg;
 	struct dispatch_config dcfg;
+	struct cluster_parts cp;
 	struct sigaction sa;
 	sigset_t block, old;
 	char err[2048];
@@ -400,6 +531,7 @@ main(int argc, char **argv)
 		goto done;
 	}
 
+	memset(&cp, 0, sizeof cp);
 	log_init("parleyd", opt.foreground, conf.log_level);
 	if (!opt.foreground)
 		daemonize(&ready_fd);
@@ -416,8 +548,16 @@ main(int argc, char **argv)
 			goto fail_msg;
 		}
 	}
-	if (registry_load(&reg, conf.deploy_dir, err, sizeof err) != 0)
+	/* A node that is only the manager serves no services and holds no conversations. */
+	if (conf.role == CONF_ROLE_MANAGER) {
+		conf.store = STORE_MEMORY;
+		if (registry_empty(&reg) != 0) {
+			snprintf(err, sizeof err, "out of memory");
+			goto fail_msg;
+		}
+	} else if (registry_load(&reg, conf.deploy_dir, err, sizeof err) != 0) {
 		goto fail_msg;
+	}
 
 	memset(&stcfg, 0, sizeof stcfg);
 	snprintf(home, sizeof home, "%s/groups/%s", conf.data_dir, conf.node_id);
@@ -428,9 +568,12 @@ main(int argc, char **argv)
 	stcfg.retry_keep = conf.retry_keep;
 	if (store_open(&st, &stcfg, err, sizeof err) != 0)
 		goto fail_msg;
+	if (cluster_open(&conf, st, reg, &cp, err, sizeof err) != 0)
+		goto fail_msg;
 
 	memset(&dcfg, 0, sizeof dcfg);
 	dcfg.node_id = conf.node_id;
+	dcfg.locator = cp.locator;
 	dcfg.max_headers = conf.max_headers;
 	dcfg.max_conversations = conf.max_conversations;
 	dcfg.max_bean_bytes = conf.max_bean_bytes;
@@ -468,6 +611,11 @@ main(int argc, char **argv)
 	fe.conf = &conf;
 	fe.started_ms = dispatch_now_ms();
 	fe.listen_wildcard = is_wildcard(conf.listen);
+	fe.locator = cp.locator;
+	fe.router = cp.router;
+	fe.manager = cp.manager;
+	fe.manager_url = cp.manager_url;
+	fe.address = cp.address;
 	frontend_hooks(&fe, &hooks);
 	memset(&scfg, 0, sizeof scfg);
 	scfg.listen = conf.listen;
@@ -482,6 +630,10 @@ main(int argc, char **argv)
 		goto fail_msg;
 	}
 	fe.server = srv;
+	if (cluster_start(&conf, srv, &cp, err, sizeof err) != 0) {
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		goto fail_msg;
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	write_pid_file(conf.pid_file);
 
@@ -530,6 +682,7 @@ fail_msg:
 	tell_parent(&ready_fd, err);
 out:
 	server_stop(srv, 0);
+	cluster_close(&cp);
 	dispatch_worker_free(house);
 	dispatch_destroy(disp);
 	store_close(st);

@@ -32,8 +32,10 @@ struct server_config {
 struct exchange {
 	struct http_request req;
 	int status;                    /* response status; 200 unless set */
-	const char *content_type;      /* static string, or NULL for no body */
-	const char *extra_headers;     /* static lines ending in CRLF, or NULL */
+	const char *content_type;      /* static string (or ctype), or NULL for no body */
+	const char *extra_headers;     /* lines ending in CRLF (static, or in extra), or NULL */
+	char ctype[160];               /* room for a content type that is not static */
+	char extra[320];               /* room for header lines that are not static */
 	struct buf body;               /* response body */
 	int close;                     /* set to 1 to close the connection after the response */
 	void *parked;                  /* free for the handler while the exchange is parked */

@@ -19,6 +19,7 @@
 #include "envelope.h"
 #include "gate.h"
 #include "idgen.h"
+#include "locator.h"
 #include "log.h"
 #include "parley.h"
 #include "registry.h"
@@ -28,6 +29,7 @@
 
 struct dispatch {
 	char node_id[IDGEN_GROUP_MAX + 1];
+	struct locator *locator;
 	struct registry *reg;
 	struct store *st;
 	struct gate *gate;
@@ -65,6 +67,7 @@ dispatch_create(struct dispatch **out, const struct dispatch_config *cfg, struct
 	if (d == NULL)
 		return PARLEY_ENOMEM;
 	snprintf(d->node_id, sizeof d->node_id, "%s", cfg->node_id);
+	d->locator = cfg->locator;
 	d->reg = reg;
 	d->st = st;
 	if (gate_create(&d->gate, cfg->max_queue) != 0) {
@@ -509,6 +512,8 @@ run_start(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 		goto fault;
 	}
 	atomic_fetch_add(&d->started, 1);
+	if (d->locator != NULL)
+		locator_started(d->locator, id, svc->name, m->env.reply_to, meta.created_ms);
 	log_debug("%s %s started %s", svc->name, op->name, id);
 	rc = answer_ok(m, m->env.soap);
 	goto out;
@@ -568,8 +573,11 @@ run_held(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 	now = dispatch_now_ms();
 	why = conv_meta_expired(&conv.meta, now);
 	if (why != 0) {
-		if (store_expire(d->st, id, now) == 0)
+		if (store_expire(d->st, id, now) == 0) {
 			atomic_fetch_add(&d->expired, 1);
+			if (d->locator != NULL)
+				locator_ended(d->locator, id, now);
+		}
 		fault_set(&f, FAULT_SENDER, NS_PC, "ConversationExpired",
 		    "conversation %s has expired: %s", id,
 		    why == 1 ? "it is older than its service's max_age"
@@ -611,6 +619,8 @@ run_held(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 	}
 	if (c.kind == STORE_FINISH) {
 		atomic_fetch_add(&d->finished, 1);
+		if (d->locator != NULL)
+			locator_ended(d->locator, id, now);
 		log_debug("%s %s finished %s", svc->name, op->name, id);
 	}
 	rc = answer_ok(m, m->env.soap);
@@ -622,9 +632,75 @@ out:
 	return rc;
 }
 
+/* Whether this node owns group: its own, or one the locator says it holds. */
+static int
+owns(struct dispatch *d, const char *group)
+{
+	if (d->locator != NULL)
+		return locator_owns(d->locator, group);
+	return strcmp(group, d->node_id) == 0;
+}
+
+/*
+ * A forwarded message names the nodes it went through; one that comes back
+ * to a node it passed, or went through too many, is answered, not followed.
+ */
+static int
+check_via(struct dispatch *d, const char *via, struct fault *f)
+{
+	const char *p = via;
+	unsigned hops = 0;
+	size_t n, len = strlen(d->node_id);
+
+	while (*p != '\0') {
+		p += strspn(p, " ,");
+		n = strcspn(p, " ,");
+		if (n == 0)
+			break;
+		hops++;
+		if (n == len && strncmp(p, d->node_id, len) == 0) {
+			fault_set(f, FAULT_RECEIVER, NS_PC, "ForwardLoop",
+			    "this message came back to node %s after going through %s: the nodes "
+			    "disagree about where its conversation is; retry it later", d->node_id, via);
+			return PARLEY_EFAULT;
+		}
+		p += n;
+	}
+	if (hops >= DISPATCH_MAX_HOPS) {
+		fault_set(f, FAULT_RECEIVER, NS_PC, "ForwardLoop",
+		    "this message was forwarded %u times (through %s); a node forwards at most %d",
+		    hops, via, DISPATCH_MAX_HOPS - 1);
+		return PARLEY_EFAULT;
+	}
+	return 0;
+}
+
+/* Fill f with a pc:Moved fault for conversation id of group, naming the owner known. */
+static void
+moved(struct dispatch *d, struct message *m, const char *id, const char *group, struct fault *f)
+{
+	struct mgr_route r;
+
+	if (locator_route(d->locator, group, &r) != 0 || r.node[0] == '\0' ||
+	    strcmp(r.node, d->node_id) == 0) {
+		fault_set(f, FAULT_SENDER, NS_PC, "UnknownConversation",
+		    "conversation %s belongs to group %s, which this node does not hold and the "
+		    "manager cannot place", id, group);
+		return;
+	}
+	fault_set(f, FAULT_SENDER, NS_PC, "Moved",
+	    "conversation %s belongs to group %s, which node %s holds at %s (epoch %llu), not "
+	    "this node %s: send it there", id, group, r.node, r.address,
+	    (unsigned long long)r.epoch, d->node_id);
+	snprintf(m->extra_headers, sizeof m->extra_headers,
+	    "X-Parley-Moved: group=%s; node=%s; address=%s; epoch=%llu\r\n", group, r.node,
+	    r.address, (unsigned long long)r.epoch);
+}
+
 /*
  * The first steps every message takes: read the envelope and choose the
- * operation. Returns 0 with *svc and *op set, or 1 when m is answered.
+ * operation. Returns 0 with *svc and *op set, 1 when m is answered, 2 when
+ * its conversation's group (m->group) is another node's.
  */
 static int
 prepare(struct dispatch *d, struct message *m, const struct service **svc,
@@ -638,6 +714,8 @@ prepare(struct dispatch *d, struct message *m, const struct service **svc,
 	if (rc == PARLEY_ENOMEM)
 		fault_set(&f, FAULT_RECEIVER, NULL, NULL, "out of memory");
 	if (rc != 0)
+		goto fault;
+	if (m->via != NULL && check_via(d, m->via, &f) != 0)
 		goto fault;
 	if (route(d, m, svc, op, &f) != 0)
 		goto fault;
@@ -659,14 +737,30 @@ prepare(struct dispatch *d, struct message *m, const struct service **svc,
 			    "'%s' is not a conversation ID", id);
 			goto fault;
 		}
-		if (idgen_group(id, group, sizeof group) == 0 && strcmp(group, d->node_id) != 0) {
-			fault_set(&f, FAULT_SENDER, NS_PC, "UnknownConversation",
-			    "conversation %s belongs to group %s, which this node does not hold", id,
-			    group);
-			goto fault;
+		if (idgen_group(id, group, sizeof group) == 0 && !owns(d, group)) {
+			if (d->locator == NULL) {
+				fault_set(&f, FAULT_SENDER, NS_PC, "UnknownConversation",
+				    "conversation %s belongs to group %s, which this node does not hold",
+				    id, group);
+				goto fault;
+			}
+			/*
+			 * Its sender believed this node owns the group: say where it
+			 * is instead of relaying again, so a stale route is corrected
+			 * where it is held, and a message never goes round in circles.
+			 */
+			if (m->via != NULL && m->via[0] != '\0') {
+				moved(d, m, id, group, &f);
+				goto fault_id;
+			}
+			snprintf(m->group, sizeof m->group, "%s", group);
+			return 2;
 		}
 	}
 	return 0;
+fault_id:
+	answer_fault(d, m, m->env.conversation_id, &f);
+	return 1;
 fault:
 	answer_fault(d, m, NULL, &f);
 	return 1;
@@ -732,7 +826,12 @@ dispatch_message(struct dispatch *d, struct dispatch_worker *w, struct message *
 	atomic_fetch_add(&d->messages, 1);
 	memset(&m->env, 0, sizeof m->env);
 	m->heap = NULL;
-	if (prepare(d, m, &svc, &op, &one_way) != 0)
+	m->extra_headers[0] = '\0';
+	m->group[0] = '\0';
+	rc = prepare(d, m, &svc, &op, &one_way);
+	if (rc == 2)
+		return PARLEY_DECLINED;
+	if (rc != 0)
 		goto done;
 	switch (op->phase) {
 	case PARLEY_PHASE_NONE:
@@ -829,6 +928,8 @@ sweep_one(void *arg, const char *id, const struct conv_meta *meta)
 		if (store_expire(s->d->st, id, s->now) == 0) {
 			s->expired++;
 			atomic_fetch_add(&s->d->expired, 1);
+			if (s->d->locator != NULL)
+				locator_ended(s->d->locator, id, s->now);
 			log_debug("%s expired %s", meta->service, id);
 		}
 	} else {
@@ -845,6 +946,18 @@ dispatch_sweep(struct dispatch *d, struct dispatch_worker *w, int64_t now_ms, in
 
 	(void)store_scan(d->st, sweep_one, &s);
 	return s.expired;
+}
+
+void
+dispatch_fault(struct dispatch *d, struct message *m, const struct fault *f)
+{
+	answer_fault(d, m, m->env.conversation_id, f);
+}
+
+void
+dispatch_release(struct message *m)
+{
+	envelope_clear(&m->env);
 }
 
 void

@@ -18,12 +18,17 @@
 #include "buf.h"
 #include "envelope.h"
 #include "gate.h"
+#include "idgen.h"
 
 struct registry;
 struct store;
+struct locator;
+
+#define DISPATCH_MAX_HOPS 4             /* nodes a forwarded message may go through */
 
 struct dispatch_config {
 	const char *node_id;            /* this node's group; new IDs start with it */
+	struct locator *locator;        /* which groups are this node's; NULL: only node_id's */
 	unsigned max_headers;
 	unsigned max_conversations;
 	size_t max_bean_bytes;
@@ -40,10 +45,13 @@ struct message {
 	const char *body;               /* the SOAP envelope, NUL-terminated after body_len */
 	size_t body_len;
 	const char *soap_action;        /* SOAPAction, or the action of a SOAP 1.2 Content-Type */
+	const char *via;                /* X-Parley-Via: the nodes that forwarded it here, or NULL */
 	/* the answer */
 	int status;                     /* HTTP status */
 	const char *content_type;       /* static; NULL with an empty body (202) */
 	struct buf *out;                /* where the answer's bytes go */
+	char extra_headers[320];        /* header lines for the answer ("" or lines ending CRLF) */
+	char group[IDGEN_GROUP_MAX + 1];  /* PARLEY_DECLINED: the group that owns the conversation */
 	/*
 	 * Called once, on some worker thread, when a message answered with
 	 * PARLEY_AGAIN has its answer: take status and content_type, the bytes

@@ -74,6 +74,12 @@ int mgrclient_register_conversations(struct soap_client *c, const char *manager_
 int mgrclient_end_conversations(struct soap_client *c, const char *manager_url,
     const char *const *ids, const int64_t *ended_ms, unsigned n);
 
+/* Copies of the manager's tables (ListNodes, ListGroups); the caller frees *out. */
+int mgrclient_list_nodes(struct soap_client *c, const char *manager_url, struct mgr_node **out,
+    unsigned *n);
+int mgrclient_list_groups(struct soap_client *c, const char *manager_url, struct mgr_group **out,
+    unsigned *n);
+
 /* The manager's Heartbeat call of one node at node_address (http://HOST:PORT). */
 int nodeclient_heartbeat(struct soap_client *c, const char *node_address,
     const struct mgr_heartbeat *hb, struct mgr_heartbeat_reply *reply);

@@ -466,6 +466,13 @@ fail:
 	return rc;
 }
 
+int
+registry_empty(struct registry **out)
+{
+	*out = calloc(1, sizeof **out);
+	return *out != NULL ? 0 : PARLEY_ENOMEM;
+}
+
 void
 registry_free(struct registry *r)
 {

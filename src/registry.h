@@ -93,6 +93,9 @@ int registry_load(struct registry **out, const char *deploy_dir, char *err, size
  */
 void registry_free(struct registry *r);
 
+/* An empty registry (a node that only runs the manager). Returns 0 or PARLEY_ENOMEM. */
+int registry_empty(struct registry **out);
+
 /* The number of services, and the i-th (NULL past the end), sorted by descriptor name. */
 /*
  * Add a service compiled into parleyd (such as the conversation manager),

@@ -1,0 +1,93 @@
+#!/bin/sh
+# cluster.sh - a three-node Parley cluster on this machine's loopback.
+#
+#   samples/cluster/cluster.sh start [embedded|standalone]
+#   samples/cluster/cluster.sh status
+#   samples/cluster/cluster.sh stop
+#
+# embedded (the default): the manager runs inside node n1 (127.0.0.1:8081);
+# n2 (:8082) and n3 (:8083) use it. standalone: a node that is only the
+# manager listens on 127.0.0.1:8080 and n1, n2, n3 all use it.
+# Each process has its own data directory under $PARLEY_CLUSTER_DIR
+# (default ./cluster) and its log beside it. PARLEYD names the parleyd to run
+# (default: the one built in ./build, else the one on the PATH).
+set -eu
+
+dir=${PARLEY_CLUSTER_DIR:-./cluster}
+top=$(cd "$(dirname "$0")/../.." && pwd)
+if [ -z "${PARLEYD:-}" ]; then
+	if [ -x "$top/build/container/parleyd" ]; then
+		PARLEYD=$top/build/container/parleyd
+	else
+		PARLEYD=$(command -v parleyd || true)
+	fi
+fi
+[ -n "$PARLEYD" ] || { echo "cluster.sh: no parleyd: build one (./setup.sh demo) or set PARLEYD" >&2; exit 1; }
+
+# Start one process: NAME PORT -D... ; waits until it answers.
+start_one() {
+	name=$1 port=$2
+	shift 2
+	mkdir -p "$dir/$name"
+	"$PARLEYD" -d -D node_id="$name" -D listen=127.0.0.1:"$port" -D data_dir="$dir/$name" \
+	    -D pid_file="$dir/$name.pid" "$@" >>"$dir/$name.log" 2>&1 &
+	i=0
+	until curl -s -o /dev/null "http://127.0.0.1:$port/parley/status"; do
+		i=$((i + 1))
+		if [ $i -gt 100 ]; then
+			echo "cluster.sh: $name did not start; its log:" >&2
+			tail -n 20 "$dir/$name.log" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+	echo "$name  http://127.0.0.1:$port  (log: $dir/$name.log)"
+}
+
+start() {
+	mode=${1:-embedded}
+	mkdir -p "$dir"
+	case $mode in
+	embedded)
+		start_one n1 8081 -D manager=embedded
+		manager=http://127.0.0.1:8081/parley/manager
+		;;
+	standalone)
+		start_one manager 8080 --manager-only
+		manager=http://127.0.0.1:8080/parley/manager
+		start_one n1 8081 -D manager=$manager
+		;;
+	*)
+		echo "usage: cluster.sh start [embedded|standalone]" >&2
+		exit 2
+		;;
+	esac
+	start_one n2 8082 -D manager=$manager
+	start_one n3 8083 -D manager=$manager
+	echo "manager: $manager (WSDL: $manager?wsdl)"
+	echo "try: curl -s http://127.0.0.1:8082/parley/status; stop with: $0 stop"
+}
+
+stop() {
+	for pidfile in "$dir"/*.pid; do
+		[ -f "$pidfile" ] || continue
+		pid=$(cat "$pidfile")
+		kill -TERM "$pid" 2>/dev/null || true
+		echo "stopped $(basename "$pidfile" .pid) (pid $pid)"
+	done
+}
+
+status() {
+	for port in 8080 8081 8082 8083; do
+		if curl -s -o /dev/null "http://127.0.0.1:$port/parley/status"; then
+			echo "127.0.0.1:$port answers"
+		fi
+	done
+}
+
+case "${1:-}" in
+start) shift; start "$@" ;;
+stop) stop ;;
+status) status ;;
+*) echo "usage: cluster.sh start [embedded|standalone] | status | stop" >&2; exit 2 ;;
+esac

@@ -1,0 +1,601 @@
+/*
+ * locator.c - the node's side of the conversation manager (locator.h): the
+ * owned-group fast path, the route cache with one manager call per group at
+ * a time, and the agent thread that registers the node and sends the
+ * records of conversations in batches.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "locator.h"
+#include "log.h"
+#include "manager.h"
+#include "mgrsoap.h"
+#include "parley.h"
+
+#define QUEUE_MAX 20000          /* conversation records waiting for the manager */
+#define BATCH 500                /* records sent in one call */
+#define RETRY_MAX_MS 2000        /* the longest wait between attempts to reach the manager */
+#define SILENCE_INTERVALS 15     /* heartbeats missing before the node registers again */
+
+struct route_entry {
+	struct route_entry *next;
+	struct mgr_route r;
+	int64_t learnt_ms;
+	int fetching;            /* a thread is asking the manager; the others wait */
+	int valid;
+};
+
+struct ending {
+	char id[IDGEN_ID_MAX];
+	int64_t ended_ms;
+};
+
+struct locator {
+	char node_id[MGR_ID_MAX];
+	char address[MGR_ADDRESS_MAX];
+	char *manager_url;
+	struct manager *manager;
+	unsigned timeout_ms;
+	unsigned interval_ms;
+	unsigned (*live_count)(void *arg);
+	void *live_count_arg;
+	char incarnation[MGR_INCARNATION_MAX];
+
+	/* The route cache. */
+	pthread_mutex_t mu;
+	pthread_cond_t fetched;
+	struct route_entry *routes;
+
+	/* Remote calls made by workers (Locate), one at a time. */
+	pthread_mutex_t call_mu;
+	struct soap_client *call_client;
+
+	/* The agent and what it sends; under qmu. */
+	pthread_mutex_t qmu;
+	pthread_cond_t work;
+	pthread_t agent;
+	int agent_running;
+	int stop;
+	struct mgr_conv *starts;
+	unsigned n_starts;
+	struct ending *ends;
+	unsigned n_ends;
+	int registered;
+	int reregister;
+	int64_t last_heartbeat_ms;
+	char manager_incarnation[MGR_INCARNATION_MAX];
+	struct mgr_assignment assignments[MGR_ASSIGNMENTS_MAX];
+	unsigned n_assignments;
+
+	atomic_uint_fast64_t locate_calls, register_calls, record_calls, owned, cache_hits,
+	    heartbeats, records_dropped;
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+copy(char *dst, size_t len, const char *src)
+{
+	snprintf(dst, len, "%s", src != NULL ? src : "");
+}
+
+int
+locator_create(struct locator **out, const struct locator_config *cfg, char *err, size_t errlen)
+{
+	struct locator *l;
+	unsigned char raw[8];
+	int i;
+
+	*out = NULL;
+	if (!idgen_group_valid(cfg->node_id) ||
+	    (cfg->address != NULL && strlen(cfg->address) >= MGR_ADDRESS_MAX) ||
+	    (cfg->manager == NULL && (cfg->manager_url == NULL || cfg->manager_url[0] == '\0'))) {
+		snprintf(err, errlen, "locator: a node needs a valid node_id, its address and a manager");
+		return PARLEY_EINVAL;
+	}
+	l = calloc(1, sizeof *l);
+	if (l == NULL)
+		goto nomem;
+	copy(l->node_id, sizeof l->node_id, cfg->node_id);
+	copy(l->address, sizeof l->address, cfg->address);
+	l->manager = cfg->manager;
+	l->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : 2000;
+	l->interval_ms = cfg->heartbeat_interval_ms ? cfg->heartbeat_interval_ms : 200;
+	l->live_count = cfg->live_count;
+	l->live_count_arg = cfg->live_count_arg;
+	if (l->manager == NULL) {
+		l->manager_url = strdup(cfg->manager_url);
+		l->call_client = soap_client_new(l->timeout_ms);
+		if (l->manager_url == NULL || l->call_client == NULL)
+			goto nomem;
+	}
+	/* Each start of the node is a new incarnation, so the manager can tell a restart. */
+	if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw)
+		memset(raw, 0, sizeof raw);
+	for (i = 0; i < (int)sizeof raw; i++)
+		snprintf(l->incarnation + 2 * i, 3, "%02x", raw[i]);
+	l->starts = calloc(QUEUE_MAX, sizeof *l->starts);
+	l->ends = calloc(QUEUE_MAX, sizeof *l->ends);
+	if (l->starts == NULL || l->ends == NULL)
+		goto nomem;
+	pthread_mutex_init(&l->mu, NULL);
+	pthread_cond_init(&l->fetched, NULL);
+	pthread_mutex_init(&l->call_mu, NULL);
+	pthread_mutex_init(&l->qmu, NULL);
+	pthread_cond_init(&l->work, NULL);
+	*out = l;
+	return 0;
+
+nomem:
+	snprintf(err, errlen, "locator: out of memory");
+	if (l != NULL) {
+		soap_client_free(l->call_client);
+		free(l->manager_url);
+		free(l->starts);
+		free(l->ends);
+		free(l);
+	}
+	return PARLEY_ENOMEM;
+}
+
+/* ---- asking the manager ------------------------------------------------------ */
+
+static int
+ask_locate(struct locator *l, const char *group, struct mgr_route *out)
+{
+	int rc;
+
+	atomic_fetch_add(&l->locate_calls, 1);
+	if (l->manager != NULL)
+		return manager_locate(l->manager, group, out);
+	pthread_mutex_lock(&l->call_mu);
+	rc = mgrclient_locate(l->call_client, l->manager_url, group, out);
+	if (rc != 0 && rc != PARLEY_ENOENT)
+		log_warnx("cannot ask the manager at %s where group %s is: %s", l->manager_url, group,
+		    soap_client_error(l->call_client));
+	pthread_mutex_unlock(&l->call_mu);
+	return rc;
+}
+
+/* The cache entry of group; called with mu held. */
+static struct route_entry *
+find_route(struct locator *l, const char *group)
+{
+	struct route_entry *e;
+
+	for (e = l->routes; e != NULL; e = e->next)
+		if (strcmp(e->r.group, group) == 0)
+			return e;
+	return NULL;
+}
+
+int
+locator_owns(struct locator *l, const char *group)
+{
+	/* A node owns its own group; replication will add the groups it takes over. */
+	if (strcmp(group, l->node_id) != 0)
+		return 0;
+	atomic_fetch_add(&l->owned, 1);
+	return 1;
+}
+
+int
+locator_route(struct locator *l, const char *group, struct mgr_route *out)
+{
+	struct route_entry *e;
+	struct mgr_route r;
+	int rc;
+
+	pthread_mutex_lock(&l->mu);
+	for (;;) {
+		e = find_route(l, group);
+		if (e == NULL)
+			break;
+		if (e->valid && !e->fetching) {
+			*out = e->r;
+			pthread_mutex_unlock(&l->mu);
+			atomic_fetch_add(&l->cache_hits, 1);
+			return 0;
+		}
+		if (!e->fetching)
+			break;
+		/* Another thread is asking for this group: its answer will do. */
+		pthread_cond_wait(&l->fetched, &l->mu);
+	}
+	if (e == NULL) {
+		e = calloc(1, sizeof *e);
+		if (e == NULL) {
+			pthread_mutex_unlock(&l->mu);
+			return PARLEY_ENOMEM;
+		}
+		copy(e->r.group, sizeof e->r.group, group);
+		e->next = l->routes;
+		l->routes = e;
+	}
+	e->fetching = 1;
+	pthread_mutex_unlock(&l->mu);
+
+	memset(&r, 0, sizeof r);
+	rc = ask_locate(l, group, &r);
+
+	pthread_mutex_lock(&l->mu);
+	e->fetching = 0;
+	if (rc == 0) {
+		e->r = r;
+		copy(e->r.group, sizeof e->r.group, group);
+		e->learnt_ms = now_ms();
+		e->valid = 1;
+		*out = e->r;
+	} else {
+		e->valid = 0;
+	}
+	pthread_cond_broadcast(&l->fetched);
+	pthread_mutex_unlock(&l->mu);
+	return rc;
+}
+
+void
+locator_forget(struct locator *l, const char *group)
+{
+	struct route_entry *e;
+
+	pthread_mutex_lock(&l->mu);
+	e = find_route(l, group);
+	if (e != NULL && !e->fetching)
+		e->valid = 0;
+	pthread_mutex_unlock(&l->mu);
+}
+
+int
+locator_learn(struct locator *l, const struct mgr_route *r)
+{
+	struct route_entry *e;
+	int taken = 0;
+
+	pthread_mutex_lock(&l->mu);
+	e = find_route(l, r->group);
+	if (e == NULL) {
+		e = calloc(1, sizeof *e);
+		if (e != NULL) {
+			e->next = l->routes;
+			l->routes = e;
+		}
+	}
+	if (e != NULL && !e->fetching && (!e->valid || r->epoch > e->r.epoch)) {
+		e->r = *r;
+		e->learnt_ms = now_ms();
+		e->valid = 1;
+		taken = 1;
+	}
+	pthread_mutex_unlock(&l->mu);
+	return taken;
+}
+
+void
+locator_each_route(struct locator *l,
+    void (*cb)(void *arg, const struct mgr_route *r, int64_t learnt_ms), void *arg)
+{
+	struct route_entry *e;
+
+	pthread_mutex_lock(&l->mu);
+	for (e = l->routes; e != NULL; e = e->next)
+		if (e->valid)
+			cb(arg, &e->r, e->learnt_ms);
+	pthread_mutex_unlock(&l->mu);
+}
+
+/* ---- conversation records ------------------------------------------------------- */
+
+void
+locator_started(struct locator *l, const char *id, const char *service, const char *reply_to,
+    int64_t created_ms)
+{
+	struct mgr_conv *c;
+
+	pthread_mutex_lock(&l->qmu);
+	if (l->n_starts == QUEUE_MAX) {
+		atomic_fetch_add(&l->records_dropped, 1);
+		pthread_mutex_unlock(&l->qmu);
+		return;
+	}
+	c = &l->starts[l->n_starts++];
+	memset(c, 0, sizeof *c);
+	copy(c->id, sizeof c->id, id);
+	copy(c->service, sizeof c->service, service);
+	copy(c->reply_to, sizeof c->reply_to, reply_to);
+	c->created_ms = created_ms;
+	pthread_cond_signal(&l->work);
+	pthread_mutex_unlock(&l->qmu);
+}
+
+void
+locator_ended(struct locator *l, const char *id, int64_t ended_ms)
+{
+	struct ending *e;
+
+	pthread_mutex_lock(&l->qmu);
+	if (l->n_ends == QUEUE_MAX) {
+		atomic_fetch_add(&l->records_dropped, 1);
+		pthread_mutex_unlock(&l->qmu);
+		return;
+	}
+	e = &l->ends[l->n_ends++];
+	copy(e->id, sizeof e->id, id);
+	e->ended_ms = ended_ms;
+	pthread_cond_signal(&l->work);
+	pthread_mutex_unlock(&l->qmu);
+}
+
+/* ---- the agent ---------------------------------------------------------------------- */
+
+/* Register with the manager; called by the agent only. */
+static int
+do_register(struct locator *l, struct soap_client *client)
+{
+	struct mgr_group groups[MGR_ASSIGNMENTS_MAX];
+	char inc[MGR_INCARNATION_MAX];
+	unsigned n = MGR_ASSIGNMENTS_MAX, interval = 0;
+	int rc;
+
+	atomic_fetch_add(&l->register_calls, 1);
+	if (l->manager != NULL) {
+		rc = manager_register_node(l->manager, l->node_id, l->address, l->incarnation, groups,
+		    &n);
+		copy(inc, sizeof inc, manager_incarnation(l->manager));
+	} else {
+		rc = mgrclient_register_node(client, l->manager_url, l->node_id, l->address,
+		    l->incarnation, inc, &interval, groups, &n);
+	}
+	if (rc != 0)
+		return rc;
+	pthread_mutex_lock(&l->qmu);
+	copy(l->manager_incarnation, sizeof l->manager_incarnation, inc);
+	l->registered = 1;
+	l->reregister = 0;
+	pthread_mutex_unlock(&l->qmu);
+	log_info("node %s registered with the %s manager (%s) as %s", l->node_id,
+	    l->manager != NULL ? "embedded" : "remote",
+	    l->manager != NULL ? "this process" : l->manager_url, l->address);
+	return 0;
+}
+
+/*
+ * Send up to BATCH queued records of each kind. On failure they go back to
+ * the front of their queues, to be sent again.
+ */
+static int
+flush_records(struct locator *l, struct soap_client *client)
+{
+	struct mgr_conv *starts = NULL;
+	struct ending *ends = NULL;
+	const char *ids[BATCH];
+	int64_t when[BATCH];
+	unsigned ns, ne, i;
+	int rc = 0;
+
+	starts = malloc(BATCH * sizeof *starts);
+	ends = malloc(BATCH * sizeof *ends);
+	if (starts == NULL || ends == NULL) {
+		rc = PARLEY_ENOMEM;
+		goto out;
+	}
+	pthread_mutex_lock(&l->qmu);
+	ns = l->n_starts < BATCH ? l->n_starts : BATCH;
+	memcpy(starts, l->starts, ns * sizeof *starts);
+	ne = l->n_ends < BATCH ? l->n_ends : BATCH;
+	memcpy(ends, l->ends, ne * sizeof *ends);
+	pthread_mutex_unlock(&l->qmu);
+	if (ns == 0 && ne == 0)
+		goto out;
+	if (ns > 0) {
+		atomic_fetch_add(&l->record_calls, 1);
+		rc = l->manager != NULL ? manager_register_conversations(l->manager, starts, ns)
+		    : mgrclient_register_conversations(client, l->manager_url, starts, ns);
+		if (rc != 0)
+			goto out;
+	}
+	if (ne > 0) {
+		for (i = 0; i < ne; i++) {
+			ids[i] = ends[i].id;
+			when[i] = ends[i].ended_ms;
+		}
+		atomic_fetch_add(&l->record_calls, 1);
+		rc = l->manager != NULL ? manager_end_conversations(l->manager, ids, when, ne)
+		    : mgrclient_end_conversations(client, l->manager_url, ids, when, ne);
+	}
+	/* Only what was sent leaves the queues; records queued meanwhile stay behind it. */
+	pthread_mutex_lock(&l->qmu);
+	memmove(l->starts, l->starts + ns, (l->n_starts - ns) * sizeof *l->starts);
+	l->n_starts -= ns;
+	if (rc == 0) {
+		memmove(l->ends, l->ends + ne, (l->n_ends - ne) * sizeof *l->ends);
+		l->n_ends -= ne;
+	}
+	pthread_mutex_unlock(&l->qmu);
+out:
+	free(starts);
+	free(ends);
+	return rc;
+}
+
+static void *
+agent_main(void *arg)
+{
+	struct locator *l = arg;
+	struct soap_client *client = NULL;
+	int64_t next_try = 0, last_warn = 0, now;
+	unsigned backoff = 50;
+	struct timespec until;
+	int need, pending, stop, idle;
+
+	if (l->manager == NULL)
+		client = soap_client_new(l->timeout_ms);
+	for (;;) {
+		pthread_mutex_lock(&l->qmu);
+		now = now_ms();
+		idle = l->n_starts == 0 && l->n_ends == 0 && l->registered && !l->reregister;
+		if (!l->stop && (idle || now < next_try)) {
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_nsec += 50 * 1000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&l->work, &l->qmu, &until);
+			now = now_ms();
+		}
+		/* A remote manager that stops calling may have lost this node: register again. */
+		if (l->manager == NULL && l->registered && l->last_heartbeat_ms > 0 &&
+		    now - l->last_heartbeat_ms > (int64_t)SILENCE_INTERVALS * l->interval_ms) {
+			l->reregister = 1;
+			l->last_heartbeat_ms = now;
+		}
+		need = !l->registered || l->reregister;
+		pending = l->n_starts > 0 || l->n_ends > 0;
+		stop = l->stop;
+		pthread_mutex_unlock(&l->qmu);
+		if (stop)
+			break;
+		if (now < next_try || (!need && !pending))
+			continue;
+		if (need ? do_register(l, client) != 0 : flush_records(l, client) != 0) {
+			if (now - last_warn > 60000) {
+				log_warnx("node %s cannot reach the manager at %s: %s; retrying", l->node_id,
+				    l->manager != NULL ? "(embedded)" : l->manager_url,
+				    client != NULL ? soap_client_error(client) : "its tables failed");
+				last_warn = now;
+			}
+			next_try = now + backoff;
+			backoff = backoff * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : backoff * 2;
+		} else {
+			backoff = 50;
+			next_try = 0;
+		}
+	}
+	/* On the way out, give the manager what is queued, once. */
+	if (l->registered && client != NULL)
+		soap_client_set_timeout(client, 1000);
+	if (l->registered)
+		(void)flush_records(l, client);
+	soap_client_free(client);
+	return NULL;
+}
+
+int
+locator_set_address(struct locator *l, const char *address)
+{
+	if (strlen(address) >= sizeof l->address)
+		return PARLEY_EINVAL;
+	copy(l->address, sizeof l->address, address);
+	return 0;
+}
+
+int
+locator_start(struct locator *l)
+{
+	if (pthread_create(&l->agent, NULL, agent_main, l) != 0)
+		return PARLEY_ENOMEM;
+	l->agent_running = 1;
+	return 0;
+}
+
+void
+locator_destroy(struct locator *l)
+{
+	struct route_entry *e, *next;
+
+	if (l == NULL)
+		return;
+	if (l->agent_running) {
+		pthread_mutex_lock(&l->qmu);
+		l->stop = 1;
+		pthread_cond_signal(&l->work);
+		pthread_mutex_unlock(&l->qmu);
+		pthread_join(l->agent, NULL);
+	}
+	for (e = l->routes; e != NULL; e = next) {
+		next = e->next;
+		free(e);
+	}
+	soap_client_free(l->call_client);
+	pthread_mutex_destroy(&l->mu);
+	pthread_cond_destroy(&l->fetched);
+	pthread_mutex_destroy(&l->call_mu);
+	pthread_mutex_destroy(&l->qmu);
+	pthread_cond_destroy(&l->work);
+	free(l->manager_url);
+	free(l->starts);
+	free(l->ends);
+	free(l);
+}
+
+/* ---- heartbeats ------------------------------------------------------------------------ */
+
+int
+locator_heartbeat(void *locator, const struct mgr_heartbeat *hb, struct mgr_heartbeat_reply *reply)
+{
+	struct locator *l = locator;
+	unsigned i;
+
+	if (strcmp(hb->node, l->node_id) != 0)
+		return PARLEY_EINVAL;
+	atomic_fetch_add(&l->heartbeats, 1);
+	pthread_mutex_lock(&l->qmu);
+	l->last_heartbeat_ms = now_ms();
+	/* A manager that restarted may have lost this node: register again to be sure. */
+	if (l->registered && strcmp(hb->manager_incarnation, l->manager_incarnation) != 0) {
+		l->reregister = 1;
+		pthread_cond_signal(&l->work);
+	}
+	l->n_assignments = hb->n_assignments < MGR_ASSIGNMENTS_MAX ? hb->n_assignments
+	    : MGR_ASSIGNMENTS_MAX;
+	for (i = 0; i < l->n_assignments; i++)
+		l->assignments[i] = hb->assignments[i];
+	pthread_mutex_unlock(&l->qmu);
+	memset(reply, 0, sizeof *reply);
+	copy(reply->node, sizeof reply->node, l->node_id);
+	copy(reply->incarnation, sizeof reply->incarnation, l->incarnation);
+	reply->conversations = l->live_count != NULL ? l->live_count(l->live_count_arg) : 0;
+	return 0;
+}
+
+void
+locator_get_stats(struct locator *l, struct locator_stats *st)
+{
+	unsigned i;
+
+	memset(st, 0, sizeof *st);
+	st->locate_calls = atomic_load(&l->locate_calls);
+	st->register_calls = atomic_load(&l->register_calls);
+	st->record_calls = atomic_load(&l->record_calls);
+	st->owned = atomic_load(&l->owned);
+	st->cache_hits = atomic_load(&l->cache_hits);
+	st->heartbeats = atomic_load(&l->heartbeats);
+	st->records_dropped = atomic_load(&l->records_dropped);
+	copy(st->incarnation, sizeof st->incarnation, l->incarnation);
+	pthread_mutex_lock(&l->qmu);
+	st->queued = l->n_starts + l->n_ends;
+	st->registered = l->registered;
+	st->last_heartbeat_ms = l->last_heartbeat_ms;
+	copy(st->manager_incarnation, sizeof st->manager_incarnation, l->manager_incarnation);
+	st->n_assignments = l->n_assignments;
+	for (i = 0; i < l->n_assignments; i++)
+		st->assignments[i] = l->assignments[i];
+	pthread_mutex_unlock(&l->qmu);
+}
