@@ -692,9 +692,10 @@ moved(struct dispatch *d, struct message *m, const char *id, const char *group, 
 	    "conversation %s belongs to group %s, which node %s holds at %s (epoch %llu), not "
 	    "this node %s: send it there", id, group, r.node, r.address,
 	    (unsigned long long)r.epoch, d->node_id);
-	snprintf(m->extra_headers, sizeof m->extra_headers,
-	    "X-Parley-Moved: group=%s; node=%s; address=%s; epoch=%llu\r\n", group, r.node,
-	    r.address, (unsigned long long)r.epoch);
+	if ((size_t)snprintf(m->extra_headers, sizeof m->extra_headers,
+	    "X-Parley-Moved: group=%s; node=%s; address=%.200s; epoch=%llu\r\n", group, r.node,
+	    r.address, (unsigned long long)r.epoch) >= sizeof m->extra_headers)
+		m->extra_headers[0] = '\0';
 }
 
 /*

@@ -100,10 +100,24 @@ void dispatch_worker_free(struct dispatch_worker *w);
  * another thread, when m waits behind its busy conversation; or already,
  * from this thread before returning, when messages waited behind m (its
  * answer is given first, then this thread runs theirs). Either way the
- * caller must not touch m's request or answer after PARLEY_AGAIN. Never
- * fails otherwise: every problem is answered with a SOAP fault.
+ * caller must not touch m's request or answer after PARLEY_AGAIN. Or
+ * PARLEY_DECLINED when the conversation belongs to a group another node
+ * owns (m->group): the caller relays m there (relay.c, router.h) and calls
+ * dispatch_release(m) when done; m's envelope stays read meanwhile, for
+ * dispatch_fault. Never fails otherwise: every problem is answered with a
+ * SOAP fault (pc:Moved, naming the owner, for a forwarded message whose
+ * group is not this node's: its sender should ask again where it is).
  */
 int dispatch_message(struct dispatch *d, struct dispatch_worker *w, struct message *m);
+
+/*
+ * Answer a declined message m with fault f, in m's SOAP version and with
+ * its WS-Addressing reply headers.
+ */
+void dispatch_fault(struct dispatch *d, struct message *m, const struct fault *f);
+
+/* Release what a declined message still holds. */
+void dispatch_release(struct message *m);
 
 /*
  * Expire the live conversations whose max_age or max_idle has passed and

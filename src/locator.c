@@ -277,7 +277,12 @@ locator_learn(struct locator *l, const struct mgr_route *r)
 			l->routes = e;
 		}
 	}
-	if (e != NULL && !e->fetching && (!e->valid || r->epoch > e->r.epoch)) {
+	/*
+	 * Newer is a higher epoch, or the same epoch at another address: the
+	 * node that answered pc:Moved asked the manager after this cache did.
+	 */
+	if (e != NULL && !e->fetching && (!e->valid || r->epoch > e->r.epoch ||
+	    (r->epoch == e->r.epoch && strcmp(r->address, e->r.address) != 0))) {
 		e->r = *r;
 		e->learnt_ms = now_ms();
 		e->valid = 1;

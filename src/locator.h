@@ -83,8 +83,9 @@ void locator_forget(struct locator *l, const char *group);
 
 /*
  * Take a route heard from another node (a pc:Moved answer): it replaces the
- * cached one when its epoch is newer, or when there is none. Returns 1 when
- * it was taken, 0 when the cache knew better.
+ * cached one when there is none, when its epoch is newer, or when the epoch
+ * is the same but the address is not (the owner restarted elsewhere).
+ * Returns 1 when it was taken, 0 when the cache knew better.
  */
 int locator_learn(struct locator *l, const struct mgr_route *r);
 
