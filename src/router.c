@@ -350,8 +350,9 @@ connect_one(const struct target *t, const struct addrinfo *ai, int64_t deadline,
 
 	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
 	if (fd < 0) {
-		log_connect_failure(t, ai, strerror(errno));
-		return errno == ENOMEM || errno == ENOBUFS ? PARLEY_ENOMEM : PARLEY_EIO;
+		err = errno;
+		log_connect_failure(t, ai, strerror(err));
+		return err == ENOMEM || err == ENOBUFS ? PARLEY_ENOMEM : PARLEY_EIO;
 	}
 	/* Requests and answers are single writes: Nagle would only delay them. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -1011,21 +1012,29 @@ exchange(struct router *r, int fd, const struct buf *head, struct forward *f,
     int64_t deadline, const char *who, int *keep)
 {
 	struct reader rd;
-	int rc;
+	int rc, sent;
 
 	buf_reset(f->out);
 	f->status = 0;
 	f->content_type_out[0] = '\0';
 	f->moved[0] = '\0';
-	rc = send_request(fd, head, f, deadline, who);
-	if (rc != 0)
-		return rc;
+	sent = send_request(fd, head, f, deadline, who);
+	if (sent != 0 && sent != DROPPED)
+		return sent;
+	/*
+	 * An owner that closed as we sent may have answered first (parleyd
+	 * sends 503 to a connection over max_connections and closes it): read
+	 * what is there. Nothing there is DROPPED again.
+	 */
 	rd.fd = fd;
 	rd.deadline = deadline;
 	rd.who = who;
 	rd.got_any = 0;
 	rd.pos = rd.len = 0;
-	return read_answer(&rd, f, r->cfg.max_answer, keep);
+	rc = read_answer(&rd, f, r->cfg.max_answer, keep);
+	if (sent != 0)
+		*keep = 0;
+	return rc;
 }
 
 /* ---- the interface ------------------------------------------------------- */

@@ -70,14 +70,18 @@ void router_destroy(struct router *r);
  * took over connect_timeout_ms or the exchange over timeout_ms;
  * PARLEY_ELIMIT when the answer body is larger than max_answer or its head
  * larger than 16 KiB; PARLEY_EINVAL for a bad address, a path not starting
- * with '/' or a header value with a control character. On failure f's
- * answer fields mean nothing (f->out may hold part of a body). The path is
- * sent percent-encoded where a URL needs it. Thread-safe: any number of
- * threads forward at once. The f strings are only read during the call.
+ * with '/' or a header value with a control character; PARLEY_ENOMEM. On
+ * failure f's answer fields mean nothing (f->out may hold part of a body).
+ * The path is sent percent-encoded where a URL needs it; f's strings are
+ * only read during the call. Thread-safe: any number of threads forward at
+ * once.
  */
 int router_forward(struct router *r, struct forward *f);
 
-/* Drop the pooled connections to address (the owner moved or died). */
+/*
+ * Drop the pooled connections to address (the owner moved or died), spelled
+ * as it was given to router_forward. A bad address is ignored.
+ */
 void router_forget(struct router *r, const char *address);
 
 /* Fill st with the counters since router_create and the idle connections now. */

@@ -36,7 +36,8 @@ enum mode {
 	M_IDLE_CLOSE,       /* like M_ECHO, then close: an idle timeout come early */
 	M_DROP,             /* read the request, close without answering */
 	M_DROP_SECOND,      /* answer a connection's first request, drop its second */
-	M_SILENT            /* read the request, never answer */
+	M_SILENT,           /* read the request, never answer */
+	M_EARLY             /* raw at once, then close with a reset, reading nothing */
 };
 
 /* The owner under test. Mode and canned answer are set while no exchange runs. */
@@ -149,11 +150,33 @@ answer(struct owner *o, int fd, const struct http_request *req, int nth)
 			return -1;
 		return o->raw_close ? -1 : 0;
 	case M_DROP:
+	case M_EARLY:           /* handled before any request is read */
 		return -1;
 	case M_SILENT:
 		return 0;
 	}
 	return -1;
+}
+
+/*
+ * Answer before the request is read and close with unread bytes, which
+ * resets the connection: the router's send fails, and the answer is
+ * already in its receive queue (as parleyd's 503 at max_connections).
+ */
+static void
+early(struct owner *o, int fd)
+{
+	struct linger lg = { 1, 0 };
+	int i;
+
+	send_all(fd, o->raw, o->raw_len);
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+	pthread_mutex_lock(&o->lock);
+	for (i = 0; i < o->nconns; i++)
+		if (o->fds[i] == fd)
+			o->fds[i] = -1;
+	close(fd);
+	pthread_mutex_unlock(&o->lock);
 }
 
 /* One connection: read requests with the server's parser and answer them. */
@@ -169,6 +192,10 @@ conn_main(void *arg)
 	int rc, need_continue, status, nth = 0;
 	ssize_t k;
 
+	if (o->mode == M_EARLY) {
+		early(o, c->fd);
+		goto out;
+	}
 	for (;;) {
 		/* http_parse rewrites what it parsed: keep the bytes as they came. */
 		char raw[sizeof o->last];
@@ -199,6 +226,7 @@ conn_main(void *arg)
 	}
 	/* The fd is closed by owner_stop, so its number is not reused under it. */
 	shutdown(c->fd, SHUT_RDWR);
+out:
 	free(buf);
 	free(c);
 	return NULL;
@@ -280,9 +308,14 @@ owner_stop(struct owner *o)
 	pthread_join(o->acceptor, NULL);
 	close(o->lfd);
 	for (i = 0; i < o->nconns; i++) {
-		shutdown(o->fds[i], SHUT_RDWR);
+		/* Under the lock: early() may be closing it and marking it -1. */
+		pthread_mutex_lock(&o->lock);
+		if (o->fds[i] >= 0)
+			shutdown(o->fds[i], SHUT_RDWR);
+		pthread_mutex_unlock(&o->lock);
 		pthread_join(o->threads[i], NULL);
-		close(o->fds[i]);
+		if (o->fds[i] >= 0)
+			close(o->fds[i]);
 	}
 	pthread_mutex_destroy(&o->lock);
 }
@@ -319,6 +352,8 @@ forward_init(struct forward *f, const char *address, const char *body, struct bu
 	f->body = body;
 	f->body_len = strlen(body);
 	f->out = out;
+	/* out.data is then never NULL: a failed check is reported, not a crash. */
+	buf_append(out, "", 0);
 }
 
 static void
@@ -784,6 +819,39 @@ test_continue_and_fault(void)
 	buf_free(&out);
 }
 
+/*
+ * The owner answers and resets the connection while the request is still
+ * being sent (parleyd's 503 at max_connections): its answer is relayed.
+ */
+static void
+test_answer_before_request(void)
+{
+	struct owner o;
+	struct router *r = make_router(5000, 0, 0);
+	struct router_stats st;
+	struct forward f;
+	struct buf out = BUF_INIT;
+	size_t n = 8u << 20;
+	char *big = malloc(n + 1);
+
+	memset(big, 'z', n);
+	big[n] = '\0';
+	owner_start(&o, M_EARLY);
+	owner_raw(&o, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+	    "Content-Length: 5\r\nConnection: close\r\n\r\nbusy\n", 0);
+	o.mode = M_EARLY;
+	forward_init(&f, o.address, big, &out);
+	CU_ASSERT_EQUAL(router_forward(r, &f), 0);
+	CU_ASSERT_EQUAL(f.status, 503);
+	CU_ASSERT_STRING_EQUAL(out.data, "busy\n");
+	router_get_stats(r, &st);
+	CU_ASSERT_EQUAL(st.idle, 0);
+	router_destroy(r);
+	owner_stop(&o);
+	free(big);
+	buf_free(&out);
+}
+
 static void
 test_bad_requests(void)
 {
@@ -970,6 +1038,7 @@ main(void)
 		{ "max_answer and the 16 KiB head: PARLEY_ELIMIT", test_limits },
 		{ "answers that are not HTTP: PARLEY_EIO", test_bad_answers },
 		{ "100 Continue skipped; a 500 fault relayed as is", test_continue_and_fault },
+		{ "an answer sent before the request was read", test_answer_before_request },
 		{ "bad addresses and header values: PARLEY_EINVAL", test_bad_requests },
 		{ "names, ports and IPv6 literals", test_address_forms },
 		{ "8 threads at once, answers matched", test_threads },
