@@ -371,7 +371,12 @@ connect_one(const struct target *t, const struct addrinfo *ai, int64_t deadline,
 	sl = sizeof err;
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) != 0)
 		err = errno;
-	if (err != 0)
+	/*
+	 * A reset is not a failed connect (that is ECONNREFUSED): the owner
+	 * accepted, and may have answered before it closed (parleyd's 503 at
+	 * max_connections). The exchange reads what is there.
+	 */
+	if (err != 0 && err != ECONNRESET)
 		goto fail;
 	*fdp = fd;
 	return 0;
