@@ -780,7 +780,8 @@ read_head(struct reader *rd, struct answer *a, const char **h)
 		if (n > 0)
 			break;
 		if (rd->pos == 0 && rd->len == sizeof rd->buf) {
-			log_debug("router: the answer head from %s is over %d bytes", rd->who, MAX_HEAD);
+			log_debug("router: the answer head from %s is over %d bytes", rd->who,
+			    MAX_HEAD);
 			return PARLEY_ELIMIT;
 		}
 		rc = fill(rd);
@@ -834,7 +835,8 @@ read_exact(struct reader *rd, struct buf *out, size_t n)
 	while (n > 0) {
 		rc = recv_some(rd, out->data + out->len, n, &got);
 		if (rc == GOT_EOF) {
-			log_debug("router: %s closed the connection in the middle of a body", rd->who);
+			log_debug("router: %s closed the connection in the middle of a body",
+			    rd->who);
 			rc = PARLEY_EIO;
 		}
 		if (rc != 0)
@@ -848,7 +850,10 @@ out:
 	return rc;
 }
 
-/* The next line, up to max bytes, without its line ending: *off into rd->buf, valid until the next read. */
+/*
+ * The next line, up to max bytes, without its line ending: at *off in
+ * rd->buf, valid until the next read.
+ */
 static int
 read_line(struct reader *rd, size_t max, size_t *off, size_t *n)
 {
@@ -889,7 +894,8 @@ read_chunked(struct reader *rd, struct buf *out, size_t max)
 			size = size * 16 + (size_t)d;
 			/* Checked digit by digit, so size can neither overflow nor pass max. */
 			if (size > max - out->len) {
-				log_debug("router: the answer from %s is over %zu bytes", rd->who, max);
+				log_debug("router: the answer from %s is over %zu bytes", rd->who,
+				    max);
 				return PARLEY_ELIMIT;
 			}
 		}

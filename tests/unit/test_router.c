@@ -140,8 +140,8 @@ answer(struct owner *o, int fd, const struct http_request *req, int nth)
 			step = req->body_len - i < 7 ? req->body_len - i : 7;
 			/* Upper-case hex, an extension on the first chunk. */
 			n = snprintf(head, sizeof head, "%zX%s\r\n", step, i == 0 ? ";x=1" : "");
-			if (send_all(fd, head, (size_t)n) != 0 || send_all(fd, body + i, step) != 0 ||
-			    send_all(fd, "\r\n", 2) != 0)
+			if (send_all(fd, head, (size_t)n) != 0 ||
+			    send_all(fd, body + i, step) != 0 || send_all(fd, "\r\n", 2) != 0)
 				return -1;
 		}
 		return send_all(fd, "0\r\nX-Trailer: t\r\n\r\n", 19);
@@ -391,8 +391,9 @@ test_plain(void)
 	forward_init(&f, o.address, "", &out);
 	f.path = "/services/a b%c\xc3\xa9?";
 	CU_ASSERT_EQUAL(router_forward(r, &f), 0);
-	snprintf(want, sizeof want, "POST /services/a%%20b%%25c%%C3%%A9%%3F HTTP/1.1\r\nHost: %s\r\n"
-	    "Content-Type: text/xml; charset=utf-8\r\nContent-Length: 0\r\n\r\n", o.address + 7);
+	snprintf(want, sizeof want, "POST /services/a%%20b%%25c%%C3%%A9%%3F HTTP/1.1\r\n"
+	    "Host: %s\r\nContent-Type: text/xml; charset=utf-8\r\nContent-Length: 0\r\n\r\n",
+	    o.address + 7);
 	CU_ASSERT(o.last_len == strlen(want) && memcmp(o.last, want, o.last_len) == 0);
 	CU_ASSERT_EQUAL(f.status, 200);
 	CU_ASSERT_STRING_EQUAL(f.moved, "");
@@ -498,7 +499,8 @@ test_not_pooled(void)
 		const char *body;
 	} cases[] = {
 		{ "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\n\r\n<to-eof/>", 1, 0, "<to-eof/>" },
-		{ "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 4\r\n\r\nbyeX", 1, 0, "byeX" },
+		{ "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 4\r\n\r\nbyeX", 1, 0,
+		  "byeX" },
 		{ "HTTP/1.1 200 OK\r\nConnection: Keep-Alive, CLOSE\r\nContent-Length: 1\r\n\r\nx",
 		  0, 0, "x" },
 		{ "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", 0, 0, "ok" },
@@ -732,7 +734,8 @@ test_bad_answers(void)
 		"HTTP/1.1 099 Low\r\n\r\n",
 		"HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\n",
 		"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx",
-		"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+		    "0\r\n\r\n",
 		"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
 		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
 		"HTTP/1.1 200 OK\r\nX-A: 1\r\n folded\r\n\r\n",
@@ -744,8 +747,9 @@ test_bad_answers(void)
 		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcd\r\n0\r\n\r\n",
 		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nab",
 		"HTTP/1.1 200 OK\r\nContent-Type: "
-		    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-		    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		    "aaaaaaaaaaaaaa"
 		    "\r\nContent-Length: 0\r\n\r\n",
 		"HTTP/1.1 200",
 	};
@@ -767,8 +771,8 @@ test_bad_answers(void)
 	}
 	/* A long Content-Type loses whole parameters, not half of one. */
 	owner_raw(&o, "HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml; charset=utf-8; "
-	    "action=\"urn:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\r\n"
+	    "action=\"urn:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\r\n"
 	    "Content-Length: 0\r\n\r\n", 0);
 	CU_ASSERT_EQUAL(router_forward(r, &f), 0);
 	CU_ASSERT_STRING_EQUAL(f.content_type_out, "application/soap+xml; charset=utf-8");
@@ -795,7 +799,8 @@ test_continue_and_fault(void)
 	owner_start(&o, M_RAW);
 	forward_init(&f, o.address, "<h/>", &out);
 	owner_raw(&o, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\nX: y\r\n\r\n"
-	    "HTTP/1.1 201 Created\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello", 0);
+	    "HTTP/1.1 201 Created\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\n"
+	    "hello", 0);
 	CU_ASSERT_EQUAL(router_forward(r, &f), 0);
 	CU_ASSERT_EQUAL(f.status, 201);
 	CU_ASSERT_STRING_EQUAL(f.content_type_out, "text/plain");
