@@ -34,7 +34,7 @@ struct exchange {
 	int status;                    /* response status; 200 unless set */
 	const char *content_type;      /* static string (or ctype), or NULL for no body */
 	const char *extra_headers;     /* lines ending in CRLF (static, or in extra), or NULL */
-	char ctype[160];               /* room for a content type that is not static */
+	char ctype[256];               /* room for a content type that is not static */
 	char extra[320];               /* room for header lines that are not static */
 	struct buf body;               /* response body */
 	int close;                     /* set to 1 to close the connection after the response */

@@ -35,7 +35,7 @@ struct forward {
 	size_t body_len;
 	/* the answer */
 	int status;
-	char content_type_out[160];     /* "" when the answer had none */
+	char content_type_out[256];     /* "" when the answer had none */
 	char moved[256];                /* its X-Parley-Moved header, "" when none */
 	struct buf *out;                /* its body (the caller owns the buf) */
 };
