@@ -81,7 +81,12 @@ struct mgr_heartbeat_reply {
  * How the manager calls one node's Heartbeat: given by the container (a
  * direct call for the node the manager is embedded in, SOAP over HTTP for
  * the others). Returns 0 with reply filled, or nonzero when the node did not
- * answer within timeout_ms. Called from the manager's heartbeat threads.
+ * answer within timeout_ms. Called from the manager's heartbeat threads, one
+ * per node: calls for one node never overlap (state kept per node, such as a
+ * keep-alive connection, needs no lock), calls for different nodes run at
+ * the same time. timeout_ms is three quarters of the interval, so that a
+ * frozen node's last miss is counted before the next round; a call that
+ * overruns it anyway is counted as missed at the next round.
  */
 typedef int (*mgr_heartbeat_fn)(void *arg, const struct mgr_node *node,
     const struct mgr_heartbeat *hb, struct mgr_heartbeat_reply *reply, unsigned timeout_ms);
@@ -118,7 +123,12 @@ struct manager;
  */
 int manager_open(struct manager **out, const struct manager_config *cfg, char *err, size_t errlen);
 
-/* Start the heartbeat thread(s); the container calls it once serving. Returns 0 or PARLEY_ENOMEM. */
+/*
+ * Start the heartbeats: a scheduler thread that starts a round every
+ * heartbeat_interval_ms, and one thread per node that makes its calls. The
+ * container calls it once serving; a second call does nothing. Returns 0 or
+ * PARLEY_ENOMEM.
+ */
 int manager_start(struct manager *m);
 
 /* Stop the heartbeats (waits for calls in flight) and close the tables. NULL is allowed. */
@@ -127,14 +137,33 @@ void manager_close(struct manager *m);
 /* The manager's incarnation: new at each manager_open. The string lives as long as m. */
 const char *manager_incarnation(const struct manager *m);
 
+/* The heartbeat interval in use (the configured one, or the default). */
+unsigned manager_heartbeat_interval_ms(const struct manager *m);
+
+/*
+ * Check what a node registers with, or a conversation record, as the
+ * manager does: NULL when it is acceptable, else a static sentence saying
+ * what is wrong ("the node ID must be ..."), for a fault's reason. A node ID
+ * names the node's group (idgen_group_valid); an address is
+ * http://HOST:PORT; an incarnation is up to 39 printable characters without
+ * spaces. A conversation needs a valid ID, a group that is empty or valid,
+ * a service of 1 to 63 characters of [A-Za-z0-9_.-], a reply-to of
+ * printable characters without spaces, and times that are not negative.
+ */
+const char *manager_check_node(const char *id, const char *address, const char *incarnation);
+const char *manager_check_conv(const struct mgr_conv *c);
+
 /*
  * Register (or register again) node id at address. Its group (named after
  * it) is made if new, with this node as primary, epoch 1; the ring of
  * secondaries is recomputed (each group's secondary is the next node in
  * the sorted list of nodes). A node whose address changed keeps its groups.
+ * A dead node that registers is alive again. The registration and the
+ * groups it changed are synced to disk before it returns.
  * Fills groups (at most *n, the caller's capacity) with the groups the node
- * is primary or secondary of, and sets *n. Returns 0, PARLEY_EINVAL for a bad
- * id or address, PARLEY_EIO.
+ * is primary or secondary of, and sets *n to the number filled. Returns 0,
+ * PARLEY_EINVAL for a bad id, address or incarnation (manager_check_node),
+ * PARLEY_EIO or PARLEY_ENOMEM, with nothing changed.
  */
 int manager_register_node(struct manager *m, const char *id, const char *address,
     const char *incarnation, struct mgr_group *groups, unsigned *n);
@@ -147,8 +176,14 @@ int manager_locate(struct manager *m, const char *group, struct mgr_route *out);
 
 /*
  * Record conversations that started (a conversation already known is
- * updated, not duplicated) or ended. Return 0 or PARLEY_EIO; an ending of an
- * unknown conversation is recorded as a conversation with what is known.
+ * updated, not duplicated: its service, reply-to and created time are
+ * replaced, an ending it had is kept) or ended (ended_ms 0 means now; a
+ * conversation that had ended keeps its first ending). An ending of an
+ * unknown conversation is recorded as a conversation with what is known:
+ * the group of its ID, no service, created 0. Each call is one transaction,
+ * written to the operating system but not synced. Return 0, PARLEY_EINVAL
+ * when a record or ID is bad (manager_check_conv, idgen_valid) with nothing
+ * stored, PARLEY_EIO or PARLEY_ENOMEM.
  */
 int manager_register_conversations(struct manager *m, const struct mgr_conv *c, unsigned n);
 int manager_end_conversations(struct manager *m, const char *const *ids, const int64_t *ended_ms,
@@ -166,9 +201,12 @@ struct mgr_conv_filter {
 };
 
 /*
- * Conversations matching f (NULL fields match all), sorted by ID, from
- * offset, at most limit; *total is how many match in all. The caller frees
- * *out.
+ * Conversations matching f (f NULL, or NULL fields, match all), sorted by
+ * ID, from offset, at most limit (0 gives none, only the total); *total is
+ * how many match in all. The caller frees *out (NULL when *n is 0). A
+ * conversation whose group nobody is primary of matches no node. Reads the
+ * whole table: meant for administration, not for every message. Returns 0,
+ * PARLEY_EIO or PARLEY_ENOMEM.
  */
 int manager_list_conversations(struct manager *m, const struct mgr_conv_filter *f,
     unsigned offset, unsigned limit, struct mgr_conv **out, unsigned *n, unsigned *total);

@@ -58,13 +58,18 @@ const char *soap_client_error(const struct soap_client *c);
  * Calls of the manager at manager_url (http://HOST:PORT/parley/manager).
  * Each returns 0; PARLEY_ENOENT where said; PARLEY_ETIMEDOUT; PARLEY_EIO when
  * the manager cannot be reached or its answer cannot be read; PARLEY_EFAULT
- * when it answered with a fault (soap_client_error says it).
+ * when it answered with a fault (soap_client_error says it). A call that
+ * finds its kept-alive connection closed by the manager is made once more
+ * on a new one (every call is idempotent). Outputs are filled only on
+ * success. register_node fills at most *n_groups groups (the capacity) and
+ * sets *n_groups to the number filled; register_conversations and
+ * end_conversations with n 0 call nobody.
  */
 int mgrclient_register_node(struct soap_client *c, const char *manager_url, const char *id,
     const char *address, const char *incarnation, char manager_incarnation[MGR_INCARNATION_MAX],
     unsigned *heartbeat_interval_ms, struct mgr_group *groups, unsigned *n_groups);
 
-/* PARLEY_ENOENT when the manager knows no such group. */
+/* PARLEY_ENOENT when the manager knows no such group (out then holds the group alone). */
 int mgrclient_locate(struct soap_client *c, const char *manager_url, const char *group,
     struct mgr_route *out);
 
@@ -80,8 +85,34 @@ int mgrclient_list_nodes(struct soap_client *c, const char *manager_url, struct 
 int mgrclient_list_groups(struct soap_client *c, const char *manager_url, struct mgr_group **out,
     unsigned *n);
 
-/* The manager's Heartbeat call of one node at node_address (http://HOST:PORT). */
+/*
+ * The manager's Heartbeat call of one node at node_address (http://HOST:PORT;
+ * the call goes to NODE_PATH there). Returns as the calls above; an answer
+ * whose strings do not fit struct mgr_heartbeat_reply is PARLEY_EIO.
+ */
 int nodeclient_heartbeat(struct soap_client *c, const char *node_address,
     const struct mgr_heartbeat *hb, struct mgr_heartbeat_reply *reply);
+
+/*
+ * Clients for heartbeats, one per node (a kept-alive connection to each),
+ * made on first use. nodeclient_pool_heartbeat is a mgr_heartbeat_fn whose
+ * arg is the pool: it relies on the manager never calling one node twice at
+ * once (manager.h), and may be called for different nodes at once.
+ */
+struct nodeclient_pool;
+
+/* An empty pool; NULL when out of memory. */
+struct nodeclient_pool *nodeclient_pool_new(void);
+
+/* Close every client of the pool and free it; no call may be in flight. NULL is allowed. */
+void nodeclient_pool_free(struct nodeclient_pool *p);
+
+/*
+ * Call node's Heartbeat at node->address with the node's client, within
+ * timeout_ms. Returns 0 with reply filled, or a PARLEY_E code (the reason
+ * is logged at debug level).
+ */
+int nodeclient_pool_heartbeat(void *pool, const struct mgr_node *node,
+    const struct mgr_heartbeat *hb, struct mgr_heartbeat_reply *reply, unsigned timeout_ms);
 
 #endif /* PARLEY_MGRSOAP_H */

@@ -1,0 +1,840 @@
+/*
+ * directory.c - the manager's tables in Berkeley DB (directory.h).
+ *
+ * One transactional disk environment, recovered at every open, holds three
+ * btrees: "nodes", "groups" and "conversations", keyed by ID or name. Each
+ * record is an explicit, versioned binary form (a format byte, then strings
+ * as a 16-bit length and bytes, and 64-bit big-endian numbers), never a dump
+ * of a struct. Registrations are synced to disk at commit; conversation
+ * records, which come at the rate conversations start, are written to the
+ * operating system only.
+ */
+#include "config.h"
+
+#include <db.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "directory.h"
+#include "log.h"
+#include "parley.h"
+
+#define TXN_TRIES 100                  /* deadlock retries of one transaction */
+#define SCAN_BATCH 512                 /* conversations per scan batch */
+#define CACHE_BYTES ((u_int32_t)8 << 20)
+#define LOCK_FILE "parley.lock"        /* the store's name: one environment per directory */
+#define RECORD_FORMAT 1
+#define CHECKPOINT_KB 1024
+#define CHECKPOINT_MIN 1
+
+struct directory {
+	DB_ENV *env;
+	DB *nodes;
+	DB *groups;
+	DB *convs;
+	int lock_fd;
+	/* Set only while directory_open runs: Berkeley DB's first message goes here. */
+	int opening;
+	char dberr[256];
+};
+
+/* ---- errors and transactions ------------------------------------------------ */
+
+/* Map a Berkeley DB result; deadlocks become PARLEY_AGAIN, which run_txn retries. */
+static int
+dbcode(int ret)
+{
+	switch (ret) {
+	case 0:
+		return 0;
+	case DB_NOTFOUND:
+	case DB_KEYEMPTY:
+		return PARLEY_ENOENT;
+	case DB_LOCK_DEADLOCK:
+	case DB_LOCK_NOTGRANTED:
+		return PARLEY_AGAIN;
+	case ENOMEM:
+		return PARLEY_ENOMEM;
+	default:
+		log_warnx("manager: Berkeley DB: %s", db_strerror(ret));
+		return PARLEY_EIO;
+	}
+}
+
+static void
+db_errcall(const DB_ENV *env, const char *pfx, const char *msg)
+{
+	struct directory *d = env->app_private;
+
+	(void)pfx;
+	if (d != NULL && d->opening) {
+		if (d->dberr[0] == '\0')
+			snprintf(d->dberr, sizeof d->dberr, "%s", msg);
+		return;
+	}
+	log_warnx("manager: Berkeley DB: %s", msg);
+}
+
+static void
+db_msgcall(const DB_ENV *env, const char *msg)
+{
+	(void)env;
+	log_debug("manager: Berkeley DB: %s", msg);
+}
+
+/* A short random sleep before retrying a transaction that lost a deadlock. */
+static void
+backoff(unsigned try, uint64_t *seed)
+{
+	struct timespec ts;
+	uint64_t x = *seed;
+	unsigned span = try < 20 ? try + 1 : 20;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*seed = x;
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)(x % (span * 100000u));
+	nanosleep(&ts, NULL);
+}
+
+static uint64_t
+seed_now(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return ((uint64_t)(uintptr_t)&now ^ (uint64_t)now.tv_nsec) | 1;
+}
+
+typedef int (*txn_body)(struct directory *d, DB_TXN *txn, void *arg);
+
+/*
+ * Run body in a transaction begun with flags, committing when it returns 0
+ * and aborting otherwise; a body that lost a deadlock (PARLEY_AGAIN) runs
+ * again in a new transaction. Returns 0, body's failure, or PARLEY_EIO.
+ */
+static int
+run_txn(struct directory *d, u_int32_t flags, txn_body body, void *arg)
+{
+	uint64_t seed = seed_now();
+	DB_TXN *txn;
+	unsigned try;
+	int rc, ret;
+
+	for (try = 0; try < TXN_TRIES; try++) {
+		txn = NULL;
+		if ((ret = d->env->txn_begin(d->env, NULL, &txn, flags)) != 0)
+			return dbcode(ret) == PARLEY_ENOMEM ? PARLEY_ENOMEM : PARLEY_EIO;
+		rc = body(d, txn, arg);
+		if (rc != 0) {
+			if ((ret = txn->abort(txn)) != 0) {
+				log_warnx("manager: abort: %s", db_strerror(ret));
+				return PARLEY_EIO;
+			}
+			if (rc != PARLEY_AGAIN)
+				return rc;
+			backoff(try, &seed);
+			continue;
+		}
+		if ((ret = txn->commit(txn, 0)) != 0) {
+			log_warnx("manager: commit: %s", db_strerror(ret));
+			return PARLEY_EIO;
+		}
+		return 0;
+	}
+	log_warnx("manager: a transaction lost %d deadlocks in a row; giving up", TXN_TRIES);
+	return PARLEY_EIO;
+}
+
+/* ---- records --------------------------------------------------------------------- */
+
+static int
+put_str(struct buf *b, const char *s)
+{
+	size_t n = strlen(s);
+	unsigned char len[2];
+
+	if (n > UINT16_MAX)
+		return PARLEY_EINVAL;
+	len[0] = (unsigned char)(n >> 8);
+	len[1] = (unsigned char)n;
+	if (buf_append(b, len, 2) != 0 || buf_append(b, s, n) != 0)
+		return PARLEY_ENOMEM;
+	return 0;
+}
+
+static int
+put_u64(struct buf *b, uint64_t v)
+{
+	unsigned char be[8];
+	int i;
+
+	for (i = 0; i < 8; i++)
+		be[i] = (unsigned char)(v >> (56 - 8 * i));
+	return buf_append(b, be, 8) != 0 ? PARLEY_ENOMEM : 0;
+}
+
+static int
+put_format(struct buf *b)
+{
+	unsigned char f = RECORD_FORMAT;
+
+	buf_reset(b);
+	return buf_append(b, &f, 1) != 0 ? PARLEY_ENOMEM : 0;
+}
+
+struct reader {
+	const unsigned char *p;
+	size_t left;
+	int bad;
+};
+
+static void
+reader_init(struct reader *r, const void *data, size_t len)
+{
+	r->p = data;
+	r->left = len;
+	r->bad = len < 1 || r->p[0] != RECORD_FORMAT;
+	if (!r->bad) {
+		r->p++;
+		r->left--;
+	}
+}
+
+/* Read a string into out (size bytes, with its NUL); one too long or holding a NUL is bad. */
+static void
+get_str(struct reader *r, char *out, size_t size)
+{
+	size_t n;
+
+	out[0] = '\0';
+	if (r->bad || r->left < 2) {
+		r->bad = 1;
+		return;
+	}
+	n = (size_t)r->p[0] << 8 | r->p[1];
+	if (n > r->left - 2 || n >= size || memchr(r->p + 2, '\0', n) != NULL) {
+		r->bad = 1;
+		return;
+	}
+	memcpy(out, r->p + 2, n);
+	out[n] = '\0';
+	r->p += 2 + n;
+	r->left -= 2 + n;
+}
+
+static uint64_t
+get_u64(struct reader *r)
+{
+	uint64_t v = 0;
+	int i;
+
+	if (r->bad || r->left < 8) {
+		r->bad = 1;
+		return 0;
+	}
+	for (i = 0; i < 8; i++)
+		v = v << 8 | r->p[i];
+	r->p += 8;
+	r->left -= 8;
+	return v;
+}
+
+/* Whether the reader took the whole record and found nothing wrong. */
+static int
+reader_ok(const struct reader *r)
+{
+	return !r->bad && r->left == 0;
+}
+
+static int
+encode_node(struct buf *b, const struct mgr_node *n)
+{
+	int rc;
+
+	if ((rc = put_format(b)) != 0 || (rc = put_str(b, n->address)) != 0 ||
+	    (rc = put_str(b, n->incarnation)) != 0 ||
+	    (rc = put_u64(b, (uint64_t)n->registered_ms)) != 0)
+		return rc;
+	return 0;
+}
+
+static int
+decode_node(const void *data, size_t len, struct mgr_node *n)
+{
+	struct reader r;
+
+	reader_init(&r, data, len);
+	get_str(&r, n->address, sizeof n->address);
+	get_str(&r, n->incarnation, sizeof n->incarnation);
+	n->registered_ms = (int64_t)get_u64(&r);
+	return reader_ok(&r) ? 0 : PARLEY_EIO;
+}
+
+static int
+encode_group(struct buf *b, const struct mgr_group *g)
+{
+	int rc;
+
+	if ((rc = put_format(b)) != 0 || (rc = put_str(b, g->primary)) != 0 ||
+	    (rc = put_str(b, g->secondary)) != 0 || (rc = put_u64(b, g->epoch)) != 0)
+		return rc;
+	return 0;
+}
+
+static int
+decode_group(const void *data, size_t len, struct mgr_group *g)
+{
+	struct reader r;
+
+	reader_init(&r, data, len);
+	get_str(&r, g->primary, sizeof g->primary);
+	get_str(&r, g->secondary, sizeof g->secondary);
+	g->epoch = get_u64(&r);
+	return reader_ok(&r) ? 0 : PARLEY_EIO;
+}
+
+static int
+encode_conv(struct buf *b, const struct mgr_conv *c)
+{
+	int rc;
+
+	if ((rc = put_format(b)) != 0 || (rc = put_str(b, c->group)) != 0 ||
+	    (rc = put_str(b, c->service)) != 0 || (rc = put_str(b, c->reply_to)) != 0 ||
+	    (rc = put_u64(b, (uint64_t)c->created_ms)) != 0 ||
+	    (rc = put_u64(b, (uint64_t)c->ended_ms)) != 0)
+		return rc;
+	return 0;
+}
+
+static int
+decode_conv(const void *data, size_t len, struct mgr_conv *c)
+{
+	struct reader r;
+
+	reader_init(&r, data, len);
+	get_str(&r, c->group, sizeof c->group);
+	get_str(&r, c->service, sizeof c->service);
+	get_str(&r, c->reply_to, sizeof c->reply_to);
+	c->created_ms = (int64_t)get_u64(&r);
+	c->ended_ms = (int64_t)get_u64(&r);
+	return reader_ok(&r) ? 0 : PARLEY_EIO;
+}
+
+/* Copy a key of len bytes into out (size bytes); PARLEY_EIO when it cannot be an ID. */
+static int
+copy_key(const DBT *k, char *out, size_t size)
+{
+	if (k->size == 0 || k->size >= size || memchr(k->data, '\0', k->size) != NULL)
+		return PARLEY_EIO;
+	memcpy(out, k->data, k->size);
+	out[k->size] = '\0';
+	return 0;
+}
+
+static void
+set_dbt(DBT *d, const void *data, size_t len)
+{
+	memset(d, 0, sizeof *d);
+	d->data = (void *)(uintptr_t)data;
+	d->size = (u_int32_t)len;
+}
+
+static int
+put_rec(DB *db, DB_TXN *txn, const char *key, const struct buf *rec)
+{
+	DBT k, d;
+
+	set_dbt(&k, key, strlen(key));
+	set_dbt(&d, rec->data, rec->len);
+	return dbcode(db->put(db, txn, &k, &d, 0));
+}
+
+/* ---- open and close ------------------------------------------------------------------ */
+
+/* mkdir -p path, mode 0700 for what it makes. */
+static int
+make_dirs(const char *path, char *err, size_t errlen)
+{
+	struct stat sb;
+	char *p, *s, c;
+	int rc = PARLEY_EIO;
+
+	if ((p = strdup(path)) == NULL)
+		return PARLEY_ENOMEM;
+	for (s = p + 1;; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		c = *s;
+		*s = '\0';
+		if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+			snprintf(err, errlen, "cannot create the manager's directory %s: %s", p,
+			    strerror(errno));
+			goto fail;
+		}
+		*s = c;
+		if (c == '\0')
+			break;
+	}
+	if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+		snprintf(err, errlen, "the manager's directory %s is not a directory", path);
+		goto fail;
+	}
+	rc = 0;
+fail:
+	free(p);
+	return rc;
+}
+
+/*
+ * Hold the directory's lock file while open: recovery at open would wreck an
+ * environment another process (or a store of this one) is using.
+ */
+static int
+lock_home(struct directory *d, const char *home, char *err, size_t errlen)
+{
+	char path[4096], pid[32];
+	ssize_t n;
+	int fd;
+
+	if ((size_t)snprintf(path, sizeof path, "%s/%s", home, LOCK_FILE) >= sizeof path) {
+		snprintf(err, errlen, "the manager's directory name %s is too long", home);
+		return PARLEY_EINVAL;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open %s: %s - check the directory's owner and mode",
+		    path, strerror(errno));
+		return PARLEY_EIO;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+
+		n = e == EWOULDBLOCK ? pread(fd, pid, sizeof pid - 1, 0) : -1;
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		if (e == EWOULDBLOCK)
+			snprintf(err, errlen, "the manager's directory %s is in use%s%s%s"
+			    " - stop the process that has it, or give the manager a directory"
+			    " of its own", home, pid[0] ? " by pid " : "", pid,
+			    pid[0] && strtol(pid, NULL, 10) == (long)getpid() ?
+			    " (this process)" : "");
+		else
+			snprintf(err, errlen, "cannot lock %s: %s", path, strerror(e));
+		close(fd);
+		return PARLEY_EIO;
+	}
+	if (ftruncate(fd, 0) == 0) {
+		n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+		if (pwrite(fd, pid, (size_t)n, 0) != n)
+			log_debug("manager: cannot write the pid to %s", path);
+	}
+	d->lock_fd = fd;
+	return 0;
+}
+
+static int
+open_db(struct directory *d, DB **out, const char *name, char *err, size_t errlen)
+{
+	char file[64];
+	DB *db = NULL;
+	int ret;
+
+	snprintf(file, sizeof file, "%s.db", name);
+	if ((ret = db_create(&db, d->env, 0)) != 0 ||
+	    (ret = db->open(db, NULL, file, NULL, DB_BTREE, DB_CREATE | DB_AUTO_COMMIT | DB_THREAD,
+		0600)) != 0)
+		goto fail;
+	*out = db;
+	return 0;
+fail:
+	snprintf(err, errlen, "cannot open the manager's %s table: %s%s%s%s", name,
+	    db_strerror(ret), d->dberr[0] ? " (" : "", d->dberr, d->dberr[0] ? ")" : "");
+	if (db != NULL)
+		db->close(db, 0);
+	return ret == ENOMEM ? PARLEY_ENOMEM : PARLEY_EIO;
+}
+
+static int
+open_env(struct directory *d, const char *home, char *err, size_t errlen)
+{
+	/* The only user of the environment (lock_home): recover every time. */
+	u_int32_t flags = DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL |
+	    DB_THREAD | DB_RECOVER;
+	DB_ENV *env;
+	int ret;
+
+	if ((ret = db_env_create(&d->env, 0)) != 0)
+		goto fail;
+	env = d->env;
+	env->app_private = d;
+	env->set_errcall(env, db_errcall);
+	env->set_msgcall(env, db_msgcall);
+	if ((ret = env->set_cachesize(env, 0, CACHE_BYTES, 1)) != 0 ||
+	    (ret = env->set_lk_detect(env, DB_LOCK_DEFAULT)) != 0 ||
+	    (ret = env->log_set_config(env, DB_LOG_AUTO_REMOVE, 1)) != 0 ||
+	    (ret = env->open(env, home, flags, 0600)) != 0)
+		goto fail;
+	return 0;
+fail:
+	snprintf(err, errlen, "cannot open the manager's tables in %s: %s%s%s%s", home,
+	    db_strerror(ret), d->dberr[0] ? " (" : "", d->dberr, d->dberr[0] ? ")" : "");
+	return ret == ENOMEM ? PARLEY_ENOMEM : PARLEY_EIO;
+}
+
+int
+directory_open(struct directory **out, const char *home, char *err, size_t errlen)
+{
+	struct directory *d;
+	int rc;
+
+	*out = NULL;
+	if (errlen > 0)
+		err[0] = '\0';
+	if (home == NULL || home[0] == '\0') {
+		snprintf(err, errlen, "the manager needs a directory for its tables");
+		return PARLEY_EINVAL;
+	}
+	if ((d = calloc(1, sizeof *d)) == NULL) {
+		snprintf(err, errlen, "out of memory opening the manager's tables");
+		return PARLEY_ENOMEM;
+	}
+	d->lock_fd = -1;
+	d->opening = 1;
+	if ((rc = make_dirs(home, err, errlen)) != 0 ||
+	    (rc = lock_home(d, home, err, errlen)) != 0 ||
+	    (rc = open_env(d, home, err, errlen)) != 0 ||
+	    (rc = open_db(d, &d->nodes, "nodes", err, errlen)) != 0 ||
+	    (rc = open_db(d, &d->groups, "groups", err, errlen)) != 0 ||
+	    (rc = open_db(d, &d->convs, "conversations", err, errlen)) != 0)
+		goto fail;
+	d->opening = 0;
+	*out = d;
+	return 0;
+fail:
+	d->opening = 0;
+	directory_close(d);
+	return rc;
+}
+
+void
+directory_close(struct directory *d)
+{
+	DB **dbs[3];
+	int i, ret;
+
+	if (d == NULL)
+		return;
+	if (d->env != NULL && d->convs != NULL &&
+	    (ret = d->env->txn_checkpoint(d->env, 0, 0, 0)) != 0)
+		log_warnx("manager: checkpoint at close: %s", db_strerror(ret));
+	dbs[0] = &d->convs;
+	dbs[1] = &d->groups;
+	dbs[2] = &d->nodes;
+	for (i = 0; i < 3; i++)
+		if (*dbs[i] != NULL && (ret = (*dbs[i])->close(*dbs[i], 0)) != 0)
+			log_warnx("manager: closing a table: %s", db_strerror(ret));
+	if (d->env != NULL && (ret = d->env->close(d->env, 0)) != 0)
+		log_warnx("manager: closing the environment: %s", db_strerror(ret));
+	if (d->lock_fd >= 0)
+		close(d->lock_fd);
+	free(d);
+}
+
+int
+directory_checkpoint(struct directory *d)
+{
+	int ret;
+
+	if ((ret = d->env->txn_checkpoint(d->env, CHECKPOINT_KB, CHECKPOINT_MIN, 0)) != 0) {
+		log_warnx("manager: checkpoint: %s", db_strerror(ret));
+		return PARLEY_EIO;
+	}
+	return 0;
+}
+
+/* ---- nodes and groups ------------------------------------------------------------------ */
+
+struct load_args {
+	int (*node_cb)(void *arg, const struct mgr_node *n);
+	int (*group_cb)(void *arg, const struct mgr_group *g);
+	void *arg;
+};
+
+/*
+ * Walk one table with a cursor of txn. Nodes and groups are few and the
+ * callbacks only copy, so the whole walk is one transaction.
+ */
+static int
+load_table(struct directory *d, DB_TXN *txn, DB *db, const struct load_args *a)
+{
+	struct mgr_node n;
+	struct mgr_group g;
+	DBC *cur = NULL;
+	DBT k, v;
+	int ret, rc = 0, bad;
+
+	memset(&k, 0, sizeof k);
+	memset(&v, 0, sizeof v);
+	if ((ret = db->cursor(db, txn, &cur, 0)) != 0)
+		return dbcode(ret);
+	while ((ret = cur->get(cur, &k, &v, DB_NEXT)) == 0) {
+		if (db == d->nodes) {
+			memset(&n, 0, sizeof n);
+			bad = copy_key(&k, n.id, sizeof n.id) != 0 ||
+			    decode_node(v.data, v.size, &n) != 0;
+			if (!bad && (rc = a->node_cb(a->arg, &n)) != 0)
+				break;
+		} else {
+			memset(&g, 0, sizeof g);
+			bad = copy_key(&k, g.name, sizeof g.name) != 0 ||
+			    decode_group(v.data, v.size, &g) != 0;
+			if (!bad && (rc = a->group_cb(a->arg, &g)) != 0)
+				break;
+		}
+		if (bad)
+			log_warnx("manager: skipping a damaged record of the %s table (key %.*s)",
+			    db == d->nodes ? "nodes" : "groups", (int)(k.size > 64 ? 64 : k.size),
+			    (const char *)k.data);
+	}
+	if (rc == 0 && ret != DB_NOTFOUND)
+		rc = dbcode(ret);
+	ret = cur->close(cur);
+	if (rc == 0)
+		rc = dbcode(ret);
+	return rc;
+}
+
+static int
+load_body(struct directory *d, DB_TXN *txn, void *arg)
+{
+	int rc;
+
+	if ((rc = load_table(d, txn, d->nodes, arg)) != 0)
+		return rc;
+	return load_table(d, txn, d->groups, arg);
+}
+
+int
+directory_load(struct directory *d, int (*node_cb)(void *arg, const struct mgr_node *n),
+    int (*group_cb)(void *arg, const struct mgr_group *g), void *arg)
+{
+	struct load_args a = { node_cb, group_cb, arg };
+
+	/*
+	 * The callbacks may run again after a deadlock; they are only called
+	 * at open, when no one else writes, so that cannot happen.
+	 */
+	return run_txn(d, 0, load_body, &a);
+}
+
+struct registration {
+	const struct mgr_node *node;
+	const struct mgr_group *groups;
+	unsigned n;
+	struct buf rec;
+};
+
+static int
+registration_body(struct directory *d, DB_TXN *txn, void *arg)
+{
+	struct registration *r = arg;
+	unsigned i;
+	int rc;
+
+	if (r->node != NULL) {
+		if ((rc = encode_node(&r->rec, r->node)) != 0 ||
+		    (rc = put_rec(d->nodes, txn, r->node->id, &r->rec)) != 0)
+			return rc;
+	}
+	for (i = 0; i < r->n; i++)
+		if ((rc = encode_group(&r->rec, &r->groups[i])) != 0 ||
+		    (rc = put_rec(d->groups, txn, r->groups[i].name, &r->rec)) != 0)
+			return rc;
+	return 0;
+}
+
+int
+directory_put_registration(struct directory *d, const struct mgr_node *node,
+    const struct mgr_group *groups, unsigned n)
+{
+	struct registration r = { node, groups, n, BUF_INIT };
+	int rc;
+
+	rc = run_txn(d, DB_TXN_SYNC, registration_body, &r);
+	buf_free(&r.rec);
+	return rc;
+}
+
+/* ---- conversations ---------------------------------------------------------------------- */
+
+struct merge_args {
+	const char *const *ids;
+	unsigned n;
+	int (*merge)(void *arg, unsigned i, const struct mgr_conv *old, struct mgr_conv *rec);
+	void *arg;
+	struct buf rec;
+	struct buf got;
+};
+
+static int
+merge_body(struct directory *d, DB_TXN *txn, void *arg)
+{
+	struct merge_args *a = arg;
+	struct mgr_conv old, rec;
+	const struct mgr_conv *oldp;
+	DBT k, v;
+	unsigned i;
+	int ret, rc;
+
+	for (i = 0; i < a->n; i++) {
+		set_dbt(&k, a->ids[i], strlen(a->ids[i]));
+		memset(&v, 0, sizeof v);
+		v.flags = DB_DBT_REALLOC;
+		v.data = a->got.data;
+		/* Write-locked at once: two merges of one ID do not deadlock on an upgrade. */
+		ret = d->convs->get(d->convs, txn, &k, &v, DB_RMW);
+		a->got.data = v.data;
+		if (ret != 0 && ret != DB_NOTFOUND)
+			return dbcode(ret);
+		memset(&old, 0, sizeof old);
+		oldp = NULL;
+		if (ret == 0) {
+			if (decode_conv(v.data, v.size, &old) == 0) {
+				snprintf(old.id, sizeof old.id, "%s", a->ids[i]);
+				oldp = &old;
+			} else {
+				log_warnx("manager: the record of conversation %s is damaged; "
+				    "replacing it", a->ids[i]);
+			}
+		}
+		memset(&rec, 0, sizeof rec);
+		rc = a->merge(a->arg, i, oldp, &rec);
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
+			continue;
+		if ((rc = encode_conv(&a->rec, &rec)) != 0 ||
+		    (rc = put_rec(d->convs, txn, a->ids[i], &a->rec)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+int
+directory_merge_conversations(struct directory *d, const char *const *ids, unsigned n,
+    int (*merge)(void *arg, unsigned i, const struct mgr_conv *old, struct mgr_conv *rec),
+    void *arg)
+{
+	struct merge_args a = { ids, n, merge, arg, BUF_INIT, BUF_INIT };
+	int rc;
+
+	rc = run_txn(d, DB_TXN_WRITE_NOSYNC, merge_body, &a);
+	buf_free(&a.rec);
+	free(a.got.data);
+	return rc;
+}
+
+/*
+ * Copy up to SCAN_BATCH conversations whose IDs follow after ("" for the
+ * first) into batch, without a transaction; the cursor is closed before
+ * returning. Returns 0 with *n set, PARLEY_AGAIN after a deadlock, or
+ * another PARLEY_E code.
+ */
+static int
+scan_read(struct directory *d, const char *after, struct mgr_conv *batch, unsigned *n)
+{
+	DBC *cur = NULL;
+	DBT k, v;
+	int ret, rc = 0;
+	size_t alen = strlen(after);
+
+	*n = 0;
+	memset(&k, 0, sizeof k);
+	memset(&v, 0, sizeof v);
+	k.flags = DB_DBT_REALLOC;
+	v.flags = DB_DBT_REALLOC;
+	if ((ret = d->convs->cursor(d->convs, NULL, &cur, 0)) != 0)
+		return dbcode(ret);
+	if (alen > 0) {
+		if ((k.data = malloc(alen)) == NULL) {
+			rc = PARLEY_ENOMEM;
+			goto done;
+		}
+		memcpy(k.data, after, alen);
+		k.size = (u_int32_t)alen;
+		ret = cur->get(cur, &k, &v, DB_SET_RANGE);
+		if (ret == 0 && k.size == alen && memcmp(k.data, after, alen) == 0)
+			ret = cur->get(cur, &k, &v, DB_NEXT);
+	} else {
+		ret = cur->get(cur, &k, &v, DB_FIRST);
+	}
+	while (ret == 0) {
+		struct mgr_conv *c = &batch[*n];
+
+		memset(c, 0, sizeof *c);
+		if (copy_key(&k, c->id, sizeof c->id) != 0 || decode_conv(v.data, v.size, c) != 0)
+			log_warnx("manager: skipping the damaged record of conversation %.*s",
+			    (int)(k.size > 64 ? 64 : k.size), (const char *)k.data);
+		else
+			(*n)++;
+		if (*n == SCAN_BATCH)
+			break;
+		ret = cur->get(cur, &k, &v, DB_NEXT);
+	}
+	if (ret != 0 && ret != DB_NOTFOUND)
+		rc = dbcode(ret);
+done:
+	ret = cur->close(cur);
+	if (rc == 0)
+		rc = dbcode(ret);
+	free(k.data);
+	free(v.data);
+	return rc;
+}
+
+int
+directory_scan_conversations(struct directory *d,
+    int (*cb)(void *arg, const struct mgr_conv *c), void *arg)
+{
+	char after[IDGEN_ID_MAX] = "";
+	struct mgr_conv *batch;
+	uint64_t seed = seed_now();
+	unsigned try, n, i;
+	int rc;
+
+	if ((batch = malloc(SCAN_BATCH * sizeof *batch)) == NULL)
+		return PARLEY_ENOMEM;
+	for (;;) {
+		for (try = 0;; try++) {
+			rc = scan_read(d, after, batch, &n);
+			if (rc != PARLEY_AGAIN)
+				break;
+			if (try + 1 == TXN_TRIES) {
+				rc = PARLEY_EIO;
+				break;
+			}
+			backoff(try, &seed);
+		}
+		if (rc != 0)
+			break;
+		for (i = 0; i < n && rc == 0; i++)
+			rc = cb(arg, &batch[i]);
+		if (rc != 0 || n < SCAN_BATCH)
+			break;
+		memcpy(after, batch[n - 1].id, sizeof after);
+	}
+	free(batch);
+	return rc;
+}
