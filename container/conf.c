@@ -456,7 +456,8 @@ split_line(char *line, char **key, char **value, char *err, size_t errlen)
 			v = trim(v);
 		}
 	}
-	if (*v == '\0' && lookup(*key) != NULL && lookup(*key)->kind != K_STRING) {
+	if (*v == '\0' && lookup(*key) != NULL && lookup(*key)->kind != K_STRING &&
+	    lookup(*key)->kind != K_URL) {
 		snprintf(err, errlen, "'%s' has no value", *key);
 		return PARLEY_EINVAL;
 	}

@@ -558,3 +558,96 @@ mgrclient_end_conversations(struct soap_client *c, const char *manager_url,
 			return rc;
 	}
 }
+
+int
+mgrclient_list_nodes(struct soap_client *c, const char *manager_url, struct mgr_node **out,
+    unsigned *n)
+{
+	struct _mgr__ListNodes req;
+	struct _mgr__ListNodesResponse resp;
+	struct mgr_node *nodes = NULL;
+	struct soap *soap;
+	unsigned try, i, count;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	for (try = 0;; try++) {
+		soap = soap_client_begin(c, mgr_namespaces);
+		soap_default__mgr__ListNodes(soap, &req);
+		rc = soap_call___mgr__ListNodes(soap, manager_url, NULL, &req, &resp);
+		rc = soap_client_result(c, rc, "ListNodes", manager_url, try);
+		if (rc == 0) {
+			count = resp.__sizenode > 0 ? (unsigned)resp.__sizenode : 0;
+			nodes = calloc(count > 0 ? count : 1, sizeof *nodes);
+			if (nodes == NULL)
+				rc = PARLEY_ENOMEM;
+			for (i = 0; rc == 0 && i < count; i++) {
+				const struct mgr__Node *s = &resp.node[i];
+				struct mgr_node *d = &nodes[i];
+
+				if (s->id == NULL || s->address == NULL ||
+				    fit(d->id, sizeof d->id, s->id) != 0 ||
+				    fit(d->address, sizeof d->address, s->address) != 0) {
+					rc = soap_client_bad_answer(c, "ListNodes: the manager answered "
+					    "with a malformed node");
+					break;
+				}
+				d->alive = s->alive == xsd__boolean__true_;
+				d->registered_ms = s->registered;
+				d->last_heartbeat_ms = s->lastHeartbeat;
+				d->misses = s->misses > 0 ? (unsigned)s->misses : 0;
+				d->conversations = s->conversations > 0 ? (unsigned)s->conversations : 0;
+			}
+			if (rc == 0) {
+				*out = nodes;
+				*n = count;
+				nodes = NULL;
+			}
+			free(nodes);
+			nodes = NULL;
+		}
+		soap_client_done(c);
+		if (rc != PARLEY_AGAIN)
+			return rc;
+	}
+}
+
+int
+mgrclient_list_groups(struct soap_client *c, const char *manager_url, struct mgr_group **out,
+    unsigned *n)
+{
+	struct _mgr__ListGroups req;
+	struct _mgr__ListGroupsResponse resp;
+	struct mgr_group *groups = NULL;
+	struct soap *soap;
+	unsigned try, i, count;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	for (try = 0;; try++) {
+		soap = soap_client_begin(c, mgr_namespaces);
+		soap_default__mgr__ListGroups(soap, &req);
+		rc = soap_call___mgr__ListGroups(soap, manager_url, NULL, &req, &resp);
+		rc = soap_client_result(c, rc, "ListGroups", manager_url, try);
+		if (rc == 0) {
+			count = resp.__sizegroup > 0 ? (unsigned)resp.__sizegroup : 0;
+			groups = calloc(count > 0 ? count : 1, sizeof *groups);
+			if (groups == NULL)
+				rc = PARLEY_ENOMEM;
+			for (i = 0; rc == 0 && i < count; i++)
+				rc = take_group(c, &groups[i], &resp.group[i]);
+			if (rc == 0) {
+				*out = groups;
+				*n = count;
+				groups = NULL;
+			}
+			free(groups);
+			groups = NULL;
+		}
+		soap_client_done(c);
+		if (rc != PARLEY_AGAIN)
+			return rc;
+	}
+}

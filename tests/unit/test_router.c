@@ -749,6 +749,8 @@ test_bad_answers(void)
 		"HTTP/1.1 200 OK\r\nContent-Type: "
 		    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 		    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 		    "aaaaaaaaaaaaaa"
 		    "\r\nContent-Length: 0\r\n\r\n",
 		"HTTP/1.1 200",
@@ -772,6 +774,7 @@ test_bad_answers(void)
 	/* A long Content-Type loses whole parameters, not half of one. */
 	owner_raw(&o, "HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml; charset=utf-8; "
 	    "action=\"urn:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"\r\n"
 	    "Content-Length: 0\r\n\r\n", 0);
 	CU_ASSERT_EQUAL(router_forward(r, &f), 0);
