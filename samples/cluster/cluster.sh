@@ -11,9 +11,11 @@
 # Each process has its own data directory under $PARLEY_CLUSTER_DIR
 # (default ./cluster) and its log beside it. PARLEYD names the parleyd to run
 # (default: the one built in ./build, else the one on the PATH).
+# PARLEY_CLUSTER_PORT moves the four ports (default 8080: 8080-8083).
 set -eu
 
 dir=${PARLEY_CLUSTER_DIR:-./cluster}
+base=${PARLEY_CLUSTER_PORT:-8080}
 top=$(cd "$(dirname "$0")/../.." && pwd)
 if [ -z "${PARLEYD:-}" ]; then
 	if [ -x "$top/build/container/parleyd" ]; then
@@ -49,36 +51,39 @@ start() {
 	mkdir -p "$dir"
 	case $mode in
 	embedded)
-		start_one n1 8081 -D manager=embedded
-		manager=http://127.0.0.1:8081/parley/manager
+		start_one n1 $((base + 1)) -D manager=embedded
+		manager=http://127.0.0.1:$((base + 1))/parley/manager
 		;;
 	standalone)
-		start_one manager 8080 --manager-only
-		manager=http://127.0.0.1:8080/parley/manager
-		start_one n1 8081 -D manager=$manager
+		start_one manager "$base" --manager-only
+		manager=http://127.0.0.1:$base/parley/manager
+		start_one n1 $((base + 1)) -D manager="$manager"
 		;;
 	*)
 		echo "usage: cluster.sh start [embedded|standalone]" >&2
 		exit 2
 		;;
 	esac
-	start_one n2 8082 -D manager=$manager
-	start_one n3 8083 -D manager=$manager
+	start_one n2 $((base + 2)) -D manager="$manager"
+	start_one n3 $((base + 3)) -D manager="$manager"
 	echo "manager: $manager (WSDL: $manager?wsdl)"
-	echo "try: curl -s http://127.0.0.1:8082/parley/status; stop with: $0 stop"
+	echo "try: parleyctl -u http://127.0.0.1:$((base + 2)) nodes; stop with: $0 stop"
 }
 
 stop() {
 	for pidfile in "$dir"/*.pid; do
 		[ -f "$pidfile" ] || continue
 		pid=$(cat "$pidfile")
-		kill -TERM "$pid" 2>/dev/null || true
-		echo "stopped $(basename "$pidfile" .pid) (pid $pid)"
+		if kill -TERM "$pid" 2>/dev/null; then
+			while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+			echo "stopped $(basename "$pidfile" .pid) (pid $pid)"
+		fi
+		rm -f "$pidfile"
 	done
 }
 
 status() {
-	for port in 8080 8081 8082 8083; do
+	for port in "$base" $((base + 1)) $((base + 2)) $((base + 3)); do
 		if curl -s -o /dev/null "http://127.0.0.1:$port/parley/status"; then
 			echo "127.0.0.1:$port answers"
 		fi
