@@ -28,6 +28,7 @@ enum kind {
 	K_DURATION,     /* milliseconds from ms, s, m, h or d (bare numbers are seconds) */
 	K_STORE,
 	K_SYNC,
+	K_ACK,
 	K_LEVEL,
 	K_MANAGER,
 	K_ROLE,
@@ -55,7 +56,20 @@ static const struct key keys[] = {
 	{ "data_dir", K_STRING, STR(data_dir), 0, 0, "./var",
 	  "directory for the store and the lock file" },
 	{ "store", K_STORE, NUM(store), 0, 0, "disk",
-	  "where beans live: memory (lost at exit) or disk (Berkeley DB files)" },
+	  "where beans live: memory (lost at exit), disk (Berkeley DB files) or replicated "
+	  "(disk, with a secondary copy on another node that takes over when this one dies)" },
+	{ "repl_listen", K_ADDRESS, STR(repl_listen), 0, 0, "127.0.0.1:9080",
+	  "store = replicated: where the first replication listener listens; each group held "
+	  "takes the next port" },
+	{ "repl_ports", K_UINT, NUM(repl_ports), 2, 1024, "16",
+	  "store = replicated: ports from repl_listen's on, one per group held" },
+	{ "ack", K_ACK, NUM(ack), 0, 0, "all",
+	  "store = replicated: a change is answered once its secondary has it (all, one) or at "
+	  "once (none)" },
+	{ "ack_timeout", K_DURATION, NUM(ack_timeout_ms), 10, 600000, "1s",
+	  "store = replicated: how long a commit waits for its secondary's acknowledgement" },
+	{ "lease", K_DURATION, NUM(lease_ms), 0, 600000, "0",
+	  "the manager's lease on a group (0: heartbeat_interval x (heartbeat_misses - 1))" },
 	{ "sync", K_SYNC, NUM(sync), 0, 0, "write",
 	  "what a commit waits for: full (fsync), write (OS has it), none" },
 	{ "cache_size", K_SIZE, NUM(cache_size), 1 << 20, (uint64_t)16 << 30, "32m",
@@ -301,8 +315,22 @@ conf_set(struct conf *c, const char *name, const char *value, char *err, size_t 
 			c->store = STORE_MEMORY;
 		else if (strcmp(value, "disk") == 0)
 			c->store = STORE_DISK;
+		else if (strcmp(value, "replicated") == 0)
+			c->store = STORE_REPLICATED;
 		else {
-			snprintf(err, errlen, "store '%s' must be memory or disk", value);
+			snprintf(err, errlen, "store '%s' must be memory, disk or replicated", value);
+			return PARLEY_EINVAL;
+		}
+		return 0;
+	case K_ACK:
+		if (strcmp(value, "all") == 0)
+			c->ack = STORE_ACK_ALL;
+		else if (strcmp(value, "one") == 0)
+			c->ack = STORE_ACK_ONE;
+		else if (strcmp(value, "none") == 0)
+			c->ack = STORE_ACK_NONE;
+		else {
+			snprintf(err, errlen, "ack '%s' must be all, one or none", value);
 			return PARLEY_EINVAL;
 		}
 		return 0;
@@ -562,7 +590,8 @@ static void
 print_value(FILE *f, const struct conf *c, const struct key *k)
 {
 	const char *field = (const char *)c + k->offset;
-	static const char *stores[] = { "memory", "disk" };
+	static const char *stores[] = { "memory", "disk", "replicated" };
+	static const char *acks[] = { "all", "one", "none" };
 	static const char *syncs[] = { "full", "write", "none" };
 	static const char *levels[] = { "warn", "info", "debug" };
 
@@ -585,6 +614,9 @@ print_value(FILE *f, const struct conf *c, const struct key *k)
 		break;
 	case K_SYNC:
 		fputs(syncs[c->sync], f);
+		break;
+	case K_ACK:
+		fputs(acks[c->ack], f);
 		break;
 	case K_LEVEL:
 		fputs(levels[c->log_level], f);

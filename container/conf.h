@@ -24,6 +24,11 @@ struct conf {
 	enum store_mode store;
 	enum store_sync sync;
 	size_t cache_size;
+	char repl_listen[128];             /* store = replicated: HOST:PORT of the first listener */
+	unsigned repl_ports;
+	enum store_ack ack;
+	unsigned ack_timeout_ms;
+	unsigned lease_ms;
 	char deploy_dir[CONF_PATH_MAX];
 	char manager[256];
 	char advertise[256];

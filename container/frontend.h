@@ -12,7 +12,7 @@
 
 struct dispatch;
 struct registry;
-struct store;
+struct holdings;
 struct conf;
 struct locator;
 struct router;
@@ -21,7 +21,7 @@ struct manager;
 struct frontend {
 	struct dispatch *dispatch;
 	struct registry *registry;
-	struct store *store;
+	struct holdings *holdings;
 	const struct conf *conf;
 	struct server *server;          /* set once the server has started */
 	struct locator *locator;

@@ -25,6 +25,7 @@
 #include "dispatch.h"
 #include "frontend.h"
 #include "idgen.h"
+#include "holdings.h"
 #include "locator.h"
 #include "log.h"
 #include "manager.h"
@@ -306,6 +307,11 @@ restart_keys(const struct conf *a, const struct conf *b, char *out, size_t len)
 	note_key(out, len, "store", a->store != b->store);
 	note_key(out, len, "sync", a->sync != b->sync);
 	note_key(out, len, "cache_size", a->cache_size != b->cache_size);
+	note_key(out, len, "repl_listen", strcmp(a->repl_listen, b->repl_listen) != 0);
+	note_key(out, len, "repl_ports", a->repl_ports != b->repl_ports);
+	note_key(out, len, "ack", a->ack != b->ack);
+	note_key(out, len, "ack_timeout", a->ack_timeout_ms != b->ack_timeout_ms);
+	note_key(out, len, "lease", a->lease_ms != b->lease_ms);
 	note_key(out, len, "deploy_dir", strcmp(a->deploy_dir, b->deploy_dir) != 0);
 	note_key(out, len, "manager", strcmp(a->manager, b->manager) != 0);
 	note_key(out, len, "workers", a->workers != b->workers);
@@ -363,6 +369,14 @@ sleep_ms(unsigned ms)
 	nanosleep(&ts, NULL);
 }
 
+static int
+checkpoint_one(void *arg, const char *group, struct store *st)
+{
+	(void)arg;
+	(void)group;
+	return store_checkpoint(st) != 0 ? -1 : 0;
+}
+
 /* What a node sets up to be part of a cluster. */
 struct cluster_parts {
 	struct cluster *glue;
@@ -374,9 +388,9 @@ struct cluster_parts {
 };
 
 static unsigned
-live_count(void *store)
+live_count(void *holdings)
 {
-	return store_live_count(store);
+	return holdings_live_count(holdings);
 }
 
 /*
@@ -384,7 +398,7 @@ live_count(void *store)
  * the locator and the router, and the cluster's builtin services.
  */
 static int
-cluster_open(const struct conf *c, struct store *st, struct registry *reg,
+cluster_open(const struct conf *c, struct holdings *held, struct registry *reg,
     struct cluster_parts *p, char *err, size_t errlen)
 {
 	struct manager_config mc;
@@ -402,6 +416,7 @@ cluster_open(const struct conf *c, struct store *st, struct registry *reg,
 		mc.home = home;
 		mc.heartbeat_interval_ms = c->heartbeat_interval_ms;
 		mc.heartbeat_misses = c->heartbeat_misses;
+		mc.lease_ms = c->lease_ms;
 		mc.heartbeat = cluster_heartbeat;
 		mc.heartbeat_arg = p->glue;
 		if (manager_open(&p->manager, &mc, err, errlen) != 0)
@@ -418,7 +433,8 @@ cluster_open(const struct conf *c, struct store *st, struct registry *reg,
 		lc.timeout_ms = c->manager_timeout_ms;
 		lc.heartbeat_interval_ms = c->heartbeat_interval_ms;
 		lc.live_count = live_count;
-		lc.live_count_arg = st;
+		lc.live_count_arg = held;
+		lc.holdings = held;
 		if (locator_create(&p->locator, &lc, err, errlen) != 0)
 			return PARLEY_EINVAL;
 		cluster_set_locator(p->glue, p->locator);
@@ -489,20 +505,21 @@ main(int argc, char **argv)
 	struct options opt;
 	struct conf conf;
 	struct registry *reg = NULL;
-	struct store *st = NULL;
+	struct holdings *held = NULL;
 	struct dispatch *disp = NULL;
 	struct dispatch_worker *house = NULL;
 	struct server *srv = NULL;
 	struct frontend fe;
 	struct server_hooks hooks;
 	struct server_config scfg;
-	struct store_config stcfg;
+	struct holdings_config hcfg;
 	struct dispatch_config dcfg;
 	struct cluster_parts cp;
 	struct sigaction sa;
 	sigset_t block, old;
 	char err[2048];
-	char home[CONF_PATH_MAX + 64];
+	char repl_host[128];
+	unsigned repl_port = 0;
 	int ready_fd = -1, lock_fd = -1, status = 1;
 	int64_t next_sweep, next_checkpoint, now;
 	unsigned i, n;
@@ -536,7 +553,12 @@ main(int argc, char **argv)
 	if (!opt.foreground)
 		daemonize(&ready_fd);
 
-	if (conf.store == STORE_DISK) {
+	if (conf.store == STORE_REPLICATED && conf.role == CONF_ROLE_NODE &&
+	    conf.manager[0] == '\0') {
+		snprintf(err, sizeof err, "store = replicated needs a manager");
+		goto fail_msg;
+	}
+	if (conf.store != STORE_MEMORY) {
 		if (make_dirs(conf.data_dir) != 0) {
 			snprintf(err, sizeof err, "cannot create data_dir %s: %s", conf.data_dir,
 			    strerror(errno));
@@ -559,16 +581,29 @@ main(int argc, char **argv)
 		goto fail_msg;
 	}
 
-	memset(&stcfg, 0, sizeof stcfg);
-	snprintf(home, sizeof home, "%s/groups/%s", conf.data_dir, conf.node_id);
-	stcfg.home = home;
-	stcfg.mode = conf.store;
-	stcfg.sync = conf.sync;
-	stcfg.cache_bytes = conf.cache_size;
-	stcfg.retry_keep = conf.retry_keep;
-	if (store_open(&st, &stcfg, err, sizeof err) != 0)
+	memset(&hcfg, 0, sizeof hcfg);
+	hcfg.node_id = conf.node_id;
+	hcfg.data_dir = conf.data_dir;
+	hcfg.store.mode = conf.store;
+	hcfg.store.sync = conf.sync;
+	hcfg.store.cache_bytes = conf.cache_size;
+	hcfg.store.retry_keep = conf.retry_keep;
+	if (conf.store == STORE_REPLICATED) {
+		const char *colon = strrchr(conf.repl_listen, ':');
+
+		snprintf(repl_host, sizeof repl_host, "%.*s", colon != NULL ?
+		    (int)(colon - conf.repl_listen) : 0, conf.repl_listen);
+		repl_port = colon != NULL ? (unsigned)strtoul(colon + 1, NULL, 10) : 0;
+		hcfg.repl_host = repl_host;
+		hcfg.repl_port = repl_port;
+		hcfg.repl_ports = conf.repl_ports;
+		hcfg.ack = conf.ack;
+		hcfg.ack_timeout_ms = conf.ack_timeout_ms;
+		hcfg.repl_heartbeat_ms = conf.heartbeat_interval_ms;
+	}
+	if (holdings_open(&held, &hcfg, err, sizeof err) != 0)
 		goto fail_msg;
-	if (cluster_open(&conf, st, reg, &cp, err, sizeof err) != 0)
+	if (cluster_open(&conf, held, reg, &cp, err, sizeof err) != 0)
 		goto fail_msg;
 
 	memset(&dcfg, 0, sizeof dcfg);
@@ -578,7 +613,7 @@ main(int argc, char **argv)
 	dcfg.max_conversations = conf.max_conversations;
 	dcfg.max_bean_bytes = conf.max_bean_bytes;
 	dcfg.max_queue = conf.max_queue;
-	if (dispatch_create(&disp, &dcfg, reg, st) != 0) {
+	if (dispatch_create(&disp, &dcfg, reg, held) != 0) {
 		snprintf(err, sizeof err, "cannot set up the dispatcher");
 		goto fail_msg;
 	}
@@ -607,7 +642,7 @@ main(int argc, char **argv)
 	memset(&fe, 0, sizeof fe);
 	fe.dispatch = disp;
 	fe.registry = reg;
-	fe.store = st;
+	fe.holdings = held;
 	fe.conf = &conf;
 	fe.started_ms = dispatch_now_ms();
 	fe.listen_wildcard = is_wildcard(conf.listen);
@@ -639,8 +674,9 @@ main(int argc, char **argv)
 
 	n = registry_count(reg);
 	log_info("parleyd %s node %s serving on %s: store %s%s%s, %u service%s", PACKAGE_VERSION,
-	    conf.node_id, server_address(srv), conf.store == STORE_DISK ? "disk in " : "memory",
-	    conf.store == STORE_DISK ? conf.data_dir : "", "", n, n == 1 ? "" : "s");
+	    conf.node_id, server_address(srv), conf.store == STORE_DISK ? "disk in " :
+	    conf.store == STORE_REPLICATED ? "replicated in " : "memory",
+	    conf.store != STORE_MEMORY ? conf.data_dir : "", "", n, n == 1 ? "" : "s");
 	for (i = 0; i < n; i++)
 		log_info("service %s at http://%s/services/%s (WSDL: ?wsdl)", registry_at(reg, i)->name,
 		    server_address(srv), registry_at(reg, i)->name);
@@ -667,7 +703,7 @@ main(int argc, char **argv)
 			next_sweep = now + conf.sweep_interval_ms;
 		}
 		if (now >= next_checkpoint) {
-			if (store_checkpoint(st) != 0)
+			if (holdings_each(held, checkpoint_one, NULL) != 0)
 				log_warnx("checkpoint failed; the store keeps its logs until one succeeds");
 			next_checkpoint = now + conf.checkpoint_interval_ms;
 		}
@@ -685,7 +721,7 @@ out:
 	cluster_close(&cp);
 	dispatch_worker_free(house);
 	dispatch_destroy(disp);
-	store_close(st);
+	holdings_close(held);
 	registry_free(reg);
 	if (status == 0) {
 		if (conf.pid_file[0] != '\0')

@@ -17,6 +17,7 @@
 #include "registry.h"
 #include "router.h"
 #include "server.h"
+#include "holdings.h"
 #include "store.h"
 
 static const char *phase_names[] = { "none", "start", "continue", "finish" };
@@ -27,6 +28,21 @@ put_string(struct buf *b, const char *key, const char *value, int comma)
 	buf_printf(b, "%s\"%s\":\"", comma ? "," : "", key);
 	buf_put_json(b, value);
 	buf_puts(b, "\"");
+}
+
+struct service_count {
+	const char *service;
+	unsigned n;
+};
+
+static int
+count_service(void *arg, const char *group, struct store *st)
+{
+	struct service_count *c = arg;
+
+	(void)group;
+	c->n += store_service_count(st, c->service);
+	return 0;
 }
 
 static void
@@ -41,8 +57,11 @@ put_services(struct frontend *f, struct buf *b)
 		buf_puts(b, i ? ",{" : "{");
 		put_string(b, "name", svc->name, 0);
 		put_string(b, "path", svc->path, 1);
+		struct service_count sc = { svc->name, 0 };
+
+		(void)holdings_each(f->holdings, count_service, &sc);
 		buf_printf(b, ",\"version\":%u,\"conversations\":%u,\"operations\":[", svc->version,
-		    store_service_count(f->store, svc->name));
+		    sc.n);
 		for (j = 0; j < svc->n_ops; j++) {
 			buf_puts(b, j ? ",{" : "{");
 			put_string(b, "name", svc->ops[j].name, 0);
@@ -74,6 +93,50 @@ put_route(void *arg, const struct mgr_route *r, int64_t learnt_ms)
 }
 
 /* The cluster as this node sees it: its groups, routes and calls. */
+/*
+ * store = replicated: the groups served (primary) and kept (secondary), and
+ * each held group's store as it is.
+ */
+static void
+put_held(struct frontend *f, struct buf *b)
+{
+	struct holding_info info[MGR_ASSIGNMENTS_MAX];
+	unsigned n = holdings_list(f->holdings, info, MGR_ASSIGNMENTS_MAX), i;
+	int first;
+
+	buf_puts(b, ",\"groups\":{\"primary\":[");
+	for (i = 0, first = 1; i < n; i++)
+		if (info[i].serving) {
+			buf_puts(b, first ? "\"" : ",\"");
+			buf_put_json(b, info[i].group);
+			buf_puts(b, "\"");
+			first = 0;
+		}
+	buf_puts(b, "],\"secondary\":[");
+	for (i = 0, first = 1; i < n; i++)
+		if (!info[i].master) {
+			buf_puts(b, first ? "\"" : ",\"");
+			buf_put_json(b, info[i].group);
+			buf_puts(b, "\"");
+			first = 0;
+		}
+	buf_puts(b, "]},\"held\":[");
+	for (i = 0; i < n; i++) {
+		buf_puts(b, i ? ",{" : "{");
+		put_string(b, "group", info[i].group, 0);
+		buf_printf(b, ",\"role\":\"%s\",\"epoch\":%llu,\"serving\":%s,\"synced\":%s,"
+		    "\"lease_left_ms\":%lld,\"conversations\":%u,\"not_acked\":%llu",
+		    info[i].master ? "primary" : "secondary", (unsigned long long)info[i].epoch,
+		    info[i].serving ? "true" : "false", info[i].synced ? "true" : "false",
+		    (long long)(info[i].lease_left_ms > 0 ? info[i].lease_left_ms : 0),
+		    info[i].conversations, (unsigned long long)info[i].not_acked);
+		put_string(b, "repl", info[i].repl, 1);
+		put_string(b, "secondary_at", info[i].peer, 1);
+		buf_puts(b, "}");
+	}
+	buf_puts(b, "]");
+}
+
 static void
 put_cluster(struct frontend *f, struct buf *b, int64_t now)
 {
@@ -85,6 +148,10 @@ put_cluster(struct frontend *f, struct buf *b, int64_t now)
 
 	locator_get_stats(f->locator, &ls);
 	router_get_stats(f->router, &rs);
+	if (holdings_replicated(f->holdings)) {
+		put_held(f, b);
+		goto cluster;
+	}
 	buf_puts(b, ",\"groups\":{\"primary\":[\"");
 	buf_put_json(b, f->conf->node_id);
 	buf_puts(b, "\"");
@@ -103,15 +170,18 @@ put_cluster(struct frontend *f, struct buf *b, int64_t now)
 			first = 0;
 		}
 	buf_puts(b, "]}");
+cluster:
 	buf_puts(b, ",\"cluster\":{");
 	put_string(b, "manager", f->manager != NULL ? "embedded" : "remote", 0);
 	put_string(b, "manager_url", f->manager_url, 1);
 	put_string(b, "incarnation", ls.incarnation, 1);
 	put_string(b, "manager_incarnation", ls.manager_incarnation, 1);
 	buf_printf(b, ",\"registered\":%s,\"last_heartbeat_ms\":%lld,\"heartbeats\":%llu,"
-	    "\"records_queued\":%u,\"records_dropped\":%llu",
+	    "\"records_queued\":%u,\"records_dropped\":%llu,\"renewals\":%llu,"
+	    "\"renewals_failed\":%llu",
 	    ls.registered ? "true" : "false", (long long)ls.last_heartbeat_ms,
-	    (unsigned long long)ls.heartbeats, ls.queued, (unsigned long long)ls.records_dropped);
+	    (unsigned long long)ls.heartbeats, ls.queued, (unsigned long long)ls.records_dropped,
+	    (unsigned long long)ls.renewals, (unsigned long long)ls.renewals_failed);
 	buf_printf(b, ",\"manager_calls\":{\"locate\":%llu,\"register_node\":%llu,"
 	    "\"records\":%llu},\"lookups\":{\"owned\":%llu,\"cached\":%llu}",
 	    (unsigned long long)ls.locate_calls, (unsigned long long)ls.register_calls,
@@ -179,7 +249,7 @@ out:
 int
 status_write(struct frontend *f, struct buf *b)
 {
-	static const char *stores[] = { "memory", "disk" };
+	static const char *stores[] = { "memory", "disk", "replicated" };
 	static const char *syncs[] = { "full", "write", "none" };
 	struct dispatch_stats ds;
 	struct server_stats ss;
@@ -196,7 +266,7 @@ status_write(struct frontend *f, struct buf *b)
 	buf_printf(b, ",\"uptime_ms\":%lld,\"store\":\"%s\",\"sync\":\"%s\"",
 	    (long long)(now - f->started_ms), stores[f->conf->store], syncs[f->conf->sync]);
 	put_services(f, b);
-	buf_printf(b, ",\"conversations\":%u", store_live_count(f->store));
+	buf_printf(b, ",\"conversations\":%u", holdings_live_count(f->holdings));
 	buf_printf(b, ",\"messages\":{\"total\":%llu,\"faults\":%llu,\"replayed\":%llu,"
 	    "\"parked\":%llu,\"started\":%llu,\"finished\":%llu,\"expired\":%llu}",
 	    (unsigned long long)ds.messages, (unsigned long long)ds.faults,

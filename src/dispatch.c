@@ -23,6 +23,7 @@
 #include "log.h"
 #include "parley.h"
 #include "registry.h"
+#include "holdings.h"
 #include "store.h"
 
 #define START_KEY_PREFIX "start:"
@@ -31,7 +32,7 @@ struct dispatch {
 	char node_id[IDGEN_GROUP_MAX + 1];
 	struct locator *locator;
 	struct registry *reg;
-	struct store *st;
+	struct holdings *holdings;
 	struct gate *gate;
 	atomic_uint max_headers;
 	atomic_uint max_conversations;
@@ -56,7 +57,7 @@ dispatch_now_ms(void)
 
 int
 dispatch_create(struct dispatch **out, const struct dispatch_config *cfg, struct registry *reg,
-    struct store *st)
+    struct holdings *holdings)
 {
 	struct dispatch *d;
 
@@ -69,7 +70,7 @@ dispatch_create(struct dispatch **out, const struct dispatch_config *cfg, struct
 	snprintf(d->node_id, sizeof d->node_id, "%s", cfg->node_id);
 	d->locator = cfg->locator;
 	d->reg = reg;
-	d->st = st;
+	d->holdings = holdings;
 	if (gate_create(&d->gate, cfg->max_queue) != 0) {
 		free(d);
 		return PARLEY_ENOMEM;
@@ -418,6 +419,27 @@ run_stateless(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 	return answer_ok(m, m->env.soap);
 }
 
+/* Fill f for a message of group that this node does not serve at the moment. */
+static void
+unavailable(struct dispatch *d, struct fault *f, const char *group)
+{
+	fault_set(f, FAULT_RECEIVER, NS_PC, "Unavailable",
+	    "node %s does not serve group %s at the moment (its primary is changing); send the "
+	    "same message again shortly", d->node_id, group);
+	f->http_status = 503;
+}
+
+/* Fill f for a change stored here whose copy the group's secondary did not acknowledge. */
+static void
+not_acked(struct fault *f)
+{
+	fault_set(f, FAULT_RECEIVER, NS_PC, "NotReplicated",
+	    "the change is stored on this node but its secondary copy did not acknowledge it, so "
+	    "it is not confirmed; send the same message again (the same wsa:MessageID) to learn "
+	    "its outcome");
+	f->http_status = 503;
+}
+
 static int
 run_start(struct dispatch *d, struct dispatch_worker *w, struct message *m,
     const struct service *svc, const struct operation *op)
@@ -430,10 +452,16 @@ run_start(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 	char *start_key = NULL;
 	const char *msgid = m->env.message_id;
 	struct fault f;
+	struct store *st = NULL;
+	struct holding *ref = NULL;
 	int soapv, rc, held = 0;
 
 	memset(&meta, 0, sizeof meta);
 	call_init(&call, d, svc, op, &m->env, NULL);
+	if (holdings_acquire(d->holdings, holdings_home(d->holdings), &st, &ref) != 0) {
+		unavailable(d, &f, holdings_home(d->holdings));
+		goto fault;
+	}
 	if (msgid != NULL) {
 		/*
 		 * Two copies of one start message racing would make two
@@ -456,7 +484,7 @@ run_start(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 			goto fault;
 		}
 		held = 1;
-		rc = store_find_start(d->st, svc->name, msgid, id, sizeof id, &replay, &soapv);
+		rc = store_find_start(st, svc->name, msgid, id, sizeof id, &replay, &soapv);
 		if (rc == 0) {
 			rc = answer_replay(d, m, &replay, soapv);
 			goto out;
@@ -473,10 +501,10 @@ run_start(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 			goto fault;
 		}
 	}
-	if (store_live_count(d->st) >= atomic_load(&d->max_conversations)) {
+	if (holdings_live_count(d->holdings) >= atomic_load(&d->max_conversations)) {
 		fault_set(&f, FAULT_RECEIVER, NS_PC, "Busy",
 		    "this node holds %u conversations, its max_conversations; try again later",
-		    store_live_count(d->st));
+		    holdings_live_count(d->holdings));
 		f.http_status = 503;
 		goto fault;
 	}
@@ -505,7 +533,11 @@ run_start(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 	c.response = m->out->data;
 	c.response_len = m->out->len;
 	c.soap = m->env.soap;
-	rc = store_commit(d->st, &c);
+	rc = store_commit(st, &c);
+	if (rc == PARLEY_ENOTACKED) {
+		not_acked(&f);
+		goto fault;
+	}
 	if (rc != 0) {
 		fault_set(&f, FAULT_RECEIVER, NULL, NULL,
 		    "the conversation could not be stored (%s); nothing was kept", parley_strerror(rc));
@@ -522,6 +554,7 @@ fault:
 out:
 	if (held)
 		(void)gate_leave(d->gate, start_key);
+	holdings_release(ref);
 	free(start_key);
 	conv_meta_clear(&meta);
 	buf_free(&replay);
@@ -542,11 +575,20 @@ run_held(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 	struct parley_call call;
 	struct store_commit c;
 	struct fault f;
+	struct store *st = NULL;
+	struct holding *ref = NULL;
+	char group[IDGEN_GROUP_MAX + 1];
 	int64_t now;
 	int rc, why;
 
 	memset(&conv, 0, sizeof conv);
-	rc = store_load(d->st, id, m->env.message_id, &conv);
+	if (idgen_group(id, group, sizeof group) != 0 ||
+	    holdings_acquire(d->holdings, group, &st, &ref) != 0) {
+		/* prepare() saw it served; it stopped since (a lease ran out, a new primary). */
+		unavailable(d, &f, group);
+		goto fault;
+	}
+	rc = store_load(st, id, m->env.message_id, &conv);
 	if (rc == PARLEY_ENOENT) {
 		fault_set(&f, FAULT_SENDER, NS_PC, "UnknownConversation",
 		    "conversation %s is not known here: it never existed, or it ended", id);
@@ -573,7 +615,7 @@ run_held(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 	now = dispatch_now_ms();
 	why = conv_meta_expired(&conv.meta, now);
 	if (why != 0) {
-		if (store_expire(d->st, id, now) == 0) {
+		if (store_expire(st, id, now) == 0) {
 			atomic_fetch_add(&d->expired, 1);
 			if (d->locator != NULL)
 				locator_ended(d->locator, id, now);
@@ -609,8 +651,12 @@ run_held(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 	c.response = m->out->data;
 	c.response_len = m->out->len;
 	c.soap = m->env.soap;
-	rc = store_commit(d->st, &c);
+	rc = store_commit(st, &c);
 	buf_free(&call.bean_out);
+	if (rc == PARLEY_ENOTACKED) {
+		not_acked(&f);
+		goto fault;
+	}
 	if (rc != 0) {
 		fault_set(&f, FAULT_RECEIVER, NULL, NULL,
 		    "the change could not be stored (%s); the conversation is as it was",
@@ -628,17 +674,18 @@ run_held(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 fault:
 	rc = answer_fault(d, m, id, &f);
 out:
+	holdings_release(ref);
 	store_conv_clear(&conv);
 	return rc;
 }
 
-/* Whether this node owns group: its own, or one the locator says it holds. */
+/* Whether this node serves group now (the locator counts the answer). */
 static int
 owns(struct dispatch *d, const char *group)
 {
 	if (d->locator != NULL)
 		return locator_owns(d->locator, group);
-	return strcmp(group, d->node_id) == 0;
+	return holdings_serves(d->holdings, group);
 }
 
 /*
@@ -722,6 +769,15 @@ prepare(struct dispatch *d, struct message *m, const struct service **svc,
 		goto fault;
 	if (check_reply_addresses(&m->env, &f, one_way) != 0)
 		goto fault;
+	if ((*op)->phase == PARLEY_PHASE_START && !owns(d, holdings_home(d->holdings))) {
+		/* This node's group is served elsewhere now (it came back as its secondary). */
+		if (d->locator == NULL || (m->via != NULL && m->via[0] != '\0')) {
+			unavailable(d, &f, holdings_home(d->holdings));
+			goto fault;
+		}
+		snprintf(m->group, sizeof m->group, "%s", holdings_home(d->holdings));
+		return 2;
+	}
 	if ((*op)->phase == PARLEY_PHASE_CONTINUE || (*op)->phase == PARLEY_PHASE_FINISH) {
 		const char *id = m->env.conversation_id;
 		char group[IDGEN_GROUP_MAX + 1];
@@ -907,6 +963,7 @@ nomem:
 
 struct sweep {
 	struct dispatch *d;
+	struct store *st;
 	struct dispatch_worker *w;
 	int64_t now;
 	int64_t tombstone_ms;
@@ -926,7 +983,7 @@ sweep_one(void *arg, const char *id, const struct conv_meta *meta)
 	if (!act || gate_try_enter(s->d->gate, id) != 0)
 		return 0;
 	if (meta->state == CONV_LIVE) {
-		if (store_expire(s->d->st, id, s->now) == 0) {
+		if (store_expire(s->st, id, s->now) == 0) {
 			s->expired++;
 			atomic_fetch_add(&s->d->expired, 1);
 			if (s->d->locator != NULL)
@@ -934,18 +991,29 @@ sweep_one(void *arg, const char *id, const struct conv_meta *meta)
 			log_debug("%s expired %s", meta->service, id);
 		}
 	} else {
-		(void)store_purge(s->d->st, id);
+		(void)store_purge(s->st, id);
 	}
 	drain(s->d, s->w, id);
+	return 0;
+}
+
+static int
+sweep_group(void *arg, const char *group, struct store *st)
+{
+	struct sweep *s = arg;
+
+	(void)group;
+	s->st = st;
+	(void)store_scan(st, sweep_one, s);
 	return 0;
 }
 
 unsigned
 dispatch_sweep(struct dispatch *d, struct dispatch_worker *w, int64_t now_ms, int64_t tombstone_ms)
 {
-	struct sweep s = { d, w, now_ms, tombstone_ms, 0 };
+	struct sweep s = { d, NULL, w, now_ms, tombstone_ms, 0 };
 
-	(void)store_scan(d->st, sweep_one, &s);
+	(void)holdings_each(d->holdings, sweep_group, &s);
 	return s.expired;
 }
 

@@ -21,7 +21,7 @@
 #include "idgen.h"
 
 struct registry;
-struct store;
+struct holdings;
 struct locator;
 
 #define DISPATCH_MAX_HOPS 4             /* nodes a forwarded message may go through */
@@ -79,11 +79,11 @@ struct dispatch;
 struct dispatch_worker;
 
 /*
- * Make the dispatcher over reg and st (neither is owned). Returns 0,
- * PARLEY_ENOMEM, or PARLEY_EINVAL for a bad configuration.
+ * Make the dispatcher over reg and the groups held (neither is owned).
+ * Returns 0, PARLEY_ENOMEM, or PARLEY_EINVAL for a bad configuration.
  */
 int dispatch_create(struct dispatch **out, const struct dispatch_config *cfg,
-    struct registry *reg, struct store *st);
+    struct registry *reg, struct holdings *held);
 void dispatch_destroy(struct dispatch *d);
 
 /* Change the limits that may change while running (SIGHUP). */

@@ -15,6 +15,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "holdings.h"
 #include "locator.h"
 #include "log.h"
 #include "manager.h"
@@ -77,7 +78,13 @@ struct locator {
 	unsigned n_assignments;
 
 	atomic_uint_fast64_t locate_calls, register_calls, record_calls, owned, cache_hits,
-	    heartbeats, records_dropped;
+	    heartbeats, records_dropped, renewals, renewals_failed;
+
+	/* Leases (store = replicated): a thread renews them every half interval. */
+	struct holdings *holdings;
+	pthread_t leaser;
+	int leaser_running;
+	int renew_now;                  /* under qmu: a group may be claimed, renew at once */
 };
 
 static int64_t
@@ -119,6 +126,7 @@ locator_create(struct locator **out, const struct locator_config *cfg, char *err
 	l->interval_ms = cfg->heartbeat_interval_ms ? cfg->heartbeat_interval_ms : 200;
 	l->live_count = cfg->live_count;
 	l->live_count_arg = cfg->live_count_arg;
+	l->holdings = cfg->holdings;
 	if (l->manager == NULL) {
 		l->manager_url = strdup(cfg->manager_url);
 		l->call_client = soap_client_new(l->timeout_ms);
@@ -188,8 +196,8 @@ find_route(struct locator *l, const char *group)
 int
 locator_owns(struct locator *l, const char *group)
 {
-	/* A node owns its own group; replication will add the groups it takes over. */
-	if (strcmp(group, l->node_id) != 0)
+	if (l->holdings != NULL ? !holdings_serves(l->holdings, group)
+	    : strcmp(group, l->node_id) != 0)
 		return 0;
 	atomic_fetch_add(&l->owned, 1);
 	return 1;
@@ -325,7 +333,7 @@ locator_started(struct locator *l, const char *id, const char *service, const ch
 	copy(c->service, sizeof c->service, service);
 	copy(c->reply_to, sizeof c->reply_to, reply_to);
 	c->created_ms = created_ms;
-	pthread_cond_signal(&l->work);
+	pthread_cond_broadcast(&l->work);
 	pthread_mutex_unlock(&l->qmu);
 }
 
@@ -343,7 +351,7 @@ locator_ended(struct locator *l, const char *id, int64_t ended_ms)
 	e = &l->ends[l->n_ends++];
 	copy(e->id, sizeof e->id, id);
 	e->ended_ms = ended_ms;
-	pthread_cond_signal(&l->work);
+	pthread_cond_broadcast(&l->work);
 	pthread_mutex_unlock(&l->qmu);
 }
 
@@ -360,12 +368,12 @@ do_register(struct locator *l, struct soap_client *client)
 
 	atomic_fetch_add(&l->register_calls, 1);
 	if (l->manager != NULL) {
-		rc = manager_register_node(l->manager, l->node_id, l->address, l->incarnation, groups,
-		    &n);
+		rc = manager_register_node(l->manager, l->node_id, l->address, l->incarnation,
+		    l->holdings != NULL && holdings_replicated(l->holdings), groups, &n);
 		copy(inc, sizeof inc, manager_incarnation(l->manager));
 	} else {
 		rc = mgrclient_register_node(client, l->manager_url, l->node_id, l->address,
-		    l->incarnation, inc, &interval, groups, &n);
+		    l->incarnation, l->holdings != NULL && holdings_replicated(l->holdings), inc, &interval, groups, &n);
 	}
 	if (rc != 0)
 		return rc;
@@ -511,12 +519,110 @@ locator_set_address(struct locator *l, const char *address)
 	return 0;
 }
 
+/* ---- leases ---------------------------------------------------------------------------- */
+
+static int64_t
+mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+renew_soon(void *arg)
+{
+	struct locator *l = arg;
+
+	pthread_mutex_lock(&l->qmu);
+	l->renew_now = 1;
+	pthread_cond_broadcast(&l->work);
+	pthread_mutex_unlock(&l->qmu);
+}
+
+/*
+ * Renew the leases of the groups this node would serve, every half
+ * interval. The lease counts from before the call was sent, so the node's
+ * lease always ends before the manager's view of it (ARCHITECTURE.md,
+ * "Fencing"). A refusal means the manager thinks the node dead or does not
+ * know this incarnation: every lease is dropped and the node registers again.
+ */
+static void *
+leaser_main(void *arg)
+{
+	struct locator *l = arg;
+	struct soap_client *client = NULL;
+	struct mgr_claim claims[MGR_ASSIGNMENTS_MAX], granted[MGR_ASSIGNMENTS_MAX];
+	struct timespec until;
+	unsigned n, n_granted, lease_ms, period = l->interval_ms / 2 ? l->interval_ms / 2 : 1;
+	int64_t sent;
+	int rc, stop, registered;
+
+	if (l->manager == NULL)
+		client = soap_client_new(l->interval_ms);
+	for (;;) {
+		pthread_mutex_lock(&l->qmu);
+		if (!l->stop && !l->renew_now) {
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_nsec += (long)period * 1000000L;
+			while (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&l->work, &l->qmu, &until);
+		}
+		l->renew_now = 0;
+		stop = l->stop;
+		registered = l->registered && !l->reregister;
+		pthread_mutex_unlock(&l->qmu);
+		if (stop)
+			break;
+		n = holdings_claims(l->holdings, claims, MGR_ASSIGNMENTS_MAX);
+		if (n == 0 || !registered)
+			continue;
+		sent = mono_now();
+		n_granted = 0;
+		lease_ms = 0;
+		if (l->manager != NULL)
+			rc = manager_renew(l->manager, l->node_id, l->incarnation, claims, n, granted,
+			    &n_granted, &lease_ms);
+		else if (client == NULL)
+			rc = PARLEY_ENOMEM;
+		else
+			rc = mgrclient_renew(client, l->manager_url, l->node_id, l->incarnation,
+			    claims, n, granted, &n_granted, &lease_ms);
+		if (rc == 0) {
+			atomic_fetch_add(&l->renewals, 1);
+			holdings_granted(l->holdings, granted, n_granted, sent, lease_ms);
+			continue;
+		}
+		atomic_fetch_add(&l->renewals_failed, 1);
+		if (rc == PARLEY_ESTATE || rc == PARLEY_EFAULT) {
+			holdings_granted(l->holdings, NULL, 0, sent, 0);
+			pthread_mutex_lock(&l->qmu);
+			l->reregister = 1;
+			pthread_cond_broadcast(&l->work);
+			pthread_mutex_unlock(&l->qmu);
+		}
+		/* Otherwise the lease runs out by itself if the manager stays away. */
+	}
+	soap_client_free(client);
+	return NULL;
+}
+
 int
 locator_start(struct locator *l)
 {
 	if (pthread_create(&l->agent, NULL, agent_main, l) != 0)
 		return PARLEY_ENOMEM;
 	l->agent_running = 1;
+	if (l->holdings != NULL && holdings_replicated(l->holdings)) {
+		holdings_set_notify(l->holdings, renew_soon, l);
+		if (pthread_create(&l->leaser, NULL, leaser_main, l) != 0)
+			return PARLEY_ENOMEM;
+		l->leaser_running = 1;
+	}
 	return 0;
 }
 
@@ -530,9 +636,13 @@ locator_destroy(struct locator *l)
 	if (l->agent_running) {
 		pthread_mutex_lock(&l->qmu);
 		l->stop = 1;
-		pthread_cond_signal(&l->work);
+		pthread_cond_broadcast(&l->work);
 		pthread_mutex_unlock(&l->qmu);
 		pthread_join(l->agent, NULL);
+	}
+	if (l->leaser_running) {
+		pthread_join(l->leaser, NULL);
+		holdings_set_notify(l->holdings, NULL, NULL);
 	}
 	for (e = l->routes; e != NULL; e = next) {
 		next = e->next;
@@ -566,7 +676,7 @@ locator_heartbeat(void *locator, const struct mgr_heartbeat *hb, struct mgr_hear
 	/* A manager that restarted may have lost this node: register again to be sure. */
 	if (l->registered && strcmp(hb->manager_incarnation, l->manager_incarnation) != 0) {
 		l->reregister = 1;
-		pthread_cond_signal(&l->work);
+		pthread_cond_broadcast(&l->work);
 	}
 	l->n_assignments = hb->n_assignments < MGR_ASSIGNMENTS_MAX ? hb->n_assignments
 	    : MGR_ASSIGNMENTS_MAX;
@@ -574,6 +684,11 @@ locator_heartbeat(void *locator, const struct mgr_heartbeat *hb, struct mgr_hear
 		l->assignments[i] = hb->assignments[i];
 	pthread_mutex_unlock(&l->qmu);
 	memset(reply, 0, sizeof *reply);
+	if (l->holdings != NULL) {
+		holdings_assign(l->holdings, hb->assignments, hb->n_assignments);
+		reply->n_holdings = holdings_report(l->holdings, reply->holdings,
+		    MGR_ASSIGNMENTS_MAX);
+	}
 	copy(reply->node, sizeof reply->node, l->node_id);
 	copy(reply->incarnation, sizeof reply->incarnation, l->incarnation);
 	reply->conversations = l->live_count != NULL ? l->live_count(l->live_count_arg) : 0;
@@ -593,6 +708,8 @@ locator_get_stats(struct locator *l, struct locator_stats *st)
 	st->cache_hits = atomic_load(&l->cache_hits);
 	st->heartbeats = atomic_load(&l->heartbeats);
 	st->records_dropped = atomic_load(&l->records_dropped);
+	st->renewals = atomic_load(&l->renewals);
+	st->renewals_failed = atomic_load(&l->renewals_failed);
 	copy(st->incarnation, sizeof st->incarnation, l->incarnation);
 	pthread_mutex_lock(&l->qmu);
 	st->queued = l->n_starts + l->n_ends;

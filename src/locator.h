@@ -25,6 +25,8 @@ struct locator_config {
 	/* the live conversations this node holds, for heartbeat replies; may be NULL */
 	unsigned (*live_count)(void *arg);
 	void *live_count_arg;
+	/* the groups this node holds; with store = replicated the locator renews their leases */
+	struct holdings *holdings;
 };
 
 struct locator_stats {
@@ -35,6 +37,8 @@ struct locator_stats {
 	uint64_t cache_hits;            /* lookups answered from the cache */
 	uint64_t heartbeats;            /* heartbeats received */
 	uint64_t records_dropped;       /* conversation records lost to a full queue */
+	uint64_t renewals;              /* leases renewed (store = replicated) */
+	uint64_t renewals_failed;
 	unsigned queued;                /* records waiting to be sent */
 	int registered;                 /* the manager knows this node now */
 	int64_t last_heartbeat_ms;      /* 0: none yet */
@@ -45,6 +49,7 @@ struct locator_stats {
 };
 
 struct locator;
+struct holdings;
 
 /* Make the locator; nothing is called yet. Returns 0, PARLEY_EINVAL or PARLEY_ENOMEM with err. */
 int locator_create(struct locator **out, const struct locator_config *cfg, char *err,

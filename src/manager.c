@@ -51,6 +51,9 @@ struct node_entry {
 	enum hb_state state;
 	int judged;                    /* the heartbeat in flight was already counted as missed */
 	struct mgr_heartbeat hb;       /* the heartbeat queued or in flight */
+	int replicated;                /* its store is replicated: its groups fail over */
+	int64_t lease_until;           /* monotonic ms: the end of the last lease granted to it */
+	int stall_logged;              /* "no secondary to promote" was said for this death */
 };
 
 /* Live conversations of one group (which may be one nobody registered). */
@@ -64,6 +67,7 @@ struct manager {
 	unsigned interval_ms;
 	unsigned misses_max;
 	unsigned timeout_ms;
+	unsigned lease_ms;
 	mgr_heartbeat_fn heartbeat;
 	void *heartbeat_arg;
 	char incarnation[MGR_INCARNATION_MAX];
@@ -80,6 +84,7 @@ struct manager {
 	struct manager_stats stats;    /* the counters; the rest is computed */
 	int started;
 	int stopping;
+	int reassign;                  /* a node died: choose secondaries again */
 	pthread_t scheduler;
 };
 
@@ -362,26 +367,43 @@ node_conversations(const struct manager *m, const char *id)
 }
 
 /*
- * Set every group's secondary to the node after its primary in the sorted
- * list of nodes ids[0..n), none with a single node or a primary not in it.
- * Returns the number of groups changed.
+ * Choose every group's secondary among the nodes ids[0..n) (sorted), of
+ * which alive[k] says whether ids[k] is alive: the node the group is named
+ * after, when it is alive and not the primary (a node that comes back
+ * rejoins its own group as a client), else the next live node after the
+ * primary in the list; none with no other live node. A group whose
+ * secondary changes forgets where the old one listened and that it had
+ * caught up. Returns the number of groups changed.
  */
 static unsigned
-ring(struct mgr_group *groups, unsigned n_groups, const char *const *ids, unsigned n)
+assign(struct mgr_group *groups, unsigned n_groups, const char *const *ids, const int *alive,
+    unsigned n)
 {
-	unsigned i, j, changed = 0;
+	unsigned i, j, k, changed = 0;
 	const char *next;
+	struct mgr_group *g;
 
 	for (i = 0; i < n_groups; i++) {
+		g = &groups[i];
 		next = "";
 		for (j = 0; j < n; j++)
-			if (strcmp(ids[j], groups[i].primary) == 0) {
-				if (n > 1)
-					next = ids[(j + 1) % n];
-				break;
-			}
-		if (strcmp(groups[i].secondary, next) != 0) {
-			snprintf(groups[i].secondary, sizeof groups[i].secondary, "%s", next);
+			if (strcmp(ids[j], g->name) == 0 && alive[j] &&
+			    strcmp(g->name, g->primary) != 0)
+				next = ids[j];
+		for (j = 0; next[0] == '\0' && j < n; j++) {
+			if (strcmp(ids[j], g->primary) != 0)
+				continue;
+			for (k = 1; k < n; k++)
+				if (alive[(j + k) % n]) {
+					next = ids[(j + k) % n];
+					break;
+				}
+			break;
+		}
+		if (strcmp(g->secondary, next) != 0) {
+			snprintf(g->secondary, sizeof g->secondary, "%s", next);
+			g->secondary_repl[0] = '\0';
+			g->secondary_synced = 0;
 			changed++;
 		}
 	}
@@ -473,6 +495,8 @@ load_node(void *arg, const struct mgr_node *n)
 	copy.conversations = 0;
 	if (nodes_reserve(m) != 0 || (e = node_new(m, &copy)) == NULL)
 		return PARLEY_ENOMEM;
+	/* A lease the manager's last run granted may still run: count it as granted now. */
+	e->lease_until = mono_ms() + m->lease_ms;
 	nodes_insert(m, at, e);
 	return 0;
 }
@@ -550,6 +574,8 @@ manager_open(struct manager **out, const struct manager_config *cfg, char *err, 
 	    : DEFAULT_INTERVAL_MS;
 	m->misses_max = cfg->heartbeat_misses ? cfg->heartbeat_misses : DEFAULT_MISSES;
 	m->timeout_ms = m->interval_ms * 3 / 4 > 0 ? m->interval_ms * 3 / 4 : 1;
+	m->lease_ms = cfg->lease_ms ? cfg->lease_ms : m->interval_ms * (m->misses_max > 1 ?
+	    m->misses_max - 1 : 1);
 	m->heartbeat = cfg->heartbeat;
 	m->heartbeat_arg = cfg->heartbeat_arg;
 	if (pthread_mutex_init(&m->mu, NULL) != 0) {
@@ -647,6 +673,136 @@ manager_heartbeat_interval_ms(const struct manager *m)
 
 /* ---- heartbeats ------------------------------------------------------------------------- */
 
+static void failover(struct manager *m);
+static void heartbeat_fill(const struct manager *m, const struct node_entry *e,
+    struct mgr_heartbeat *hb);
+
+/* The ids of the nodes (sorted) and whether each is alive; the caller frees both. */
+static int
+node_list(const struct manager *m, const char ***ids, int **alive)
+{
+	unsigned i;
+
+	*ids = malloc((m->n_nodes + 1) * sizeof **ids);
+	*alive = malloc((m->n_nodes + 1) * sizeof **alive);
+	if (*ids == NULL || *alive == NULL) {
+		free(*ids);
+		free(*alive);
+		*ids = NULL;
+		*alive = NULL;
+		return PARLEY_ENOMEM;
+	}
+	for (i = 0; i < m->n_nodes; i++) {
+		(*ids)[i] = m->nodes[i]->n.id;
+		(*alive)[i] = m->nodes[i]->n.alive;
+	}
+	return 0;
+}
+
+/*
+ * Queue a heartbeat now for every node not busy with one (under mu), so
+ * that a change of primary or of where a copy listens reaches the nodes
+ * without waiting for the next round. Nothing is judged here.
+ */
+static void
+kick(struct manager *m)
+{
+	struct node_entry *e;
+	unsigned i;
+
+	for (i = 0; i < m->n_nodes; i++) {
+		e = m->nodes[i];
+		if (!e->has_thread || e->state != HB_IDLE)
+			continue;
+		heartbeat_fill(m, e, &e->hb);
+		e->state = HB_QUEUED;
+		pthread_cond_signal(&e->wake);
+	}
+}
+
+/*
+ * Promote the secondaries of groups whose primary is dead, and choose the
+ * secondaries again after a death (under mu). A dead primary's groups move
+ * only once the last lease granted to it is over (the node itself stopped
+ * serving them by then: ARCHITECTURE.md, "Fencing"), only if its store was
+ * replicated, and only to a secondary that is alive and has caught up;
+ * otherwise the group waits for its primary. Promotion is a new primary
+ * and a new epoch in the tables, synced, then heartbeats at once: the
+ * promoted node learns of it, promotes its store and renews its lease.
+ */
+static void
+failover(struct manager *m)
+{
+	struct mgr_group *next = NULL, *g, *old;
+	struct node_entry *p, *sec;
+	const char **ids = NULL;
+	int *alive = NULL;
+	int64_t now = mono_ms();
+	unsigned i, promoted = 0;
+	int rc;
+
+	for (i = 0; i < m->n_groups; i++) {
+		g = &m->groups[i];
+		if ((p = node_find(m, g->primary)) == NULL || p->n.alive || !p->replicated ||
+		    now < p->lease_until)
+			continue;
+		sec = g->secondary[0] != '\0' ? node_find(m, g->secondary) : NULL;
+		if (sec == NULL || !sec->n.alive || !g->secondary_synced) {
+			if (!p->stall_logged)
+				log_warnx("group %s: its primary %s is dead and %s; the group waits "
+				    "for %s to come back", g->name, p->n.id, sec == NULL ?
+				    "it has no secondary" : !sec->n.alive ? "its secondary is dead too" :
+				    "its secondary has not caught up", p->n.id);
+			p->stall_logged = 1;
+			continue;
+		}
+		if (next == NULL) {
+			if ((next = malloc((m->n_groups + 1) * sizeof *next)) == NULL)
+				return;
+			memcpy(next, m->groups, m->n_groups * sizeof *next);
+		}
+		g = &next[i];
+		snprintf(g->primary, sizeof g->primary, "%s", g->secondary);
+		snprintf(g->primary_repl, sizeof g->primary_repl, "%s", g->secondary_repl);
+		g->secondary[0] = '\0';
+		g->secondary_repl[0] = '\0';
+		g->secondary_synced = 0;
+		g->epoch++;
+		promoted++;
+	}
+	if (promoted == 0 && !m->reassign)
+		return;
+	if (next == NULL) {
+		if ((next = malloc((m->n_groups + 1) * sizeof *next)) == NULL)
+			return;
+		memcpy(next, m->groups, m->n_groups * sizeof *next);
+	}
+	if (node_list(m, &ids, &alive) != 0)
+		goto done;
+	assign(next, m->n_groups, ids, alive, m->n_nodes);
+	if ((rc = directory_put_registration(m->dir, NULL, next, m->n_groups)) != 0) {
+		log_warnx("manager: cannot store the groups after a death (%s); trying again "
+		    "next round", parley_strerror(rc));
+		goto done;
+	}
+	for (i = 0; i < m->n_groups; i++)
+		if (next[i].epoch != m->groups[i].epoch)
+			log_info("group %s: its primary %s is dead; %s is its primary now, epoch %llu",
+			    next[i].name, m->groups[i].primary, next[i].primary,
+			    (unsigned long long)next[i].epoch);
+	old = m->groups;
+	m->groups = next;
+	next = old;
+	m->cap_groups = m->n_groups + 1;
+	m->stats.failovers += promoted;
+	m->reassign = 0;
+	kick(m);
+done:
+	free(next);
+	free(ids);
+	free(alive);
+}
+
 /* Count a missed heartbeat of e (under mu). */
 static void
 missed(struct manager *m, struct node_entry *e)
@@ -656,8 +812,11 @@ missed(struct manager *m, struct node_entry *e)
 		e->n.misses++;
 	if (e->n.alive && e->n.misses >= m->misses_max) {
 		e->n.alive = 0;
+		e->stall_logged = 0;
 		log_info("node %s (%s) is dead: %u heartbeats missed", e->n.id, e->n.address,
 		    e->n.misses);
+		m->reassign = 1;
+		failover(m);
 	}
 }
 
@@ -671,6 +830,47 @@ answered(struct node_entry *e)
 		e->n.alive = 1;
 		log_info("node %s (%s) is alive again", e->n.id, e->n.address);
 	}
+}
+
+/*
+ * Learn from e's answer where its copies listen and whether its secondaries
+ * have caught up (under mu); a change is passed on to the other nodes at
+ * once.
+ */
+static void
+take_holdings(struct manager *m, const struct node_entry *e, const struct mgr_heartbeat_reply *r)
+{
+	const struct mgr_holding *h;
+	struct mgr_group *g;
+	unsigned i, j;
+	int changed = 0;
+
+	for (i = 0; i < r->n_holdings && i < MGR_ASSIGNMENTS_MAX; i++) {
+		h = &r->holdings[i];
+		for (j = 0; j < m->n_groups; j++) {
+			g = &m->groups[j];
+			if (strncmp(g->name, h->group, sizeof g->name) != 0)
+				continue;
+			if (h->primary && strcmp(g->primary, e->n.id) == 0 &&
+			    strncmp(g->primary_repl, h->repl, sizeof g->primary_repl) != 0) {
+				snprintf(g->primary_repl, sizeof g->primary_repl, "%.*s",
+				    (int)sizeof h->repl - 1, h->repl);
+				changed = 1;
+			} else if (!h->primary && strcmp(g->secondary, e->n.id) == 0) {
+				if (strncmp(g->secondary_repl, h->repl, sizeof g->secondary_repl) != 0) {
+					snprintf(g->secondary_repl, sizeof g->secondary_repl, "%.*s",
+					    (int)sizeof h->repl - 1, h->repl);
+					changed = 1;
+				}
+				if (g->secondary_synced != (h->synced != 0))
+					log_info("group %s: secondary %s has %s", g->name, e->n.id,
+					    h->synced ? "caught up" : "fallen behind");
+				g->secondary_synced = h->synced != 0;
+			}
+		}
+	}
+	if (changed)
+		kick(m);
 }
 
 /* Fill hb with what the manager tells e now (under mu). */
@@ -693,6 +893,7 @@ heartbeat_fill(const struct manager *m, const struct node_entry *e, struct mgr_h
 		snprintf(a->group, sizeof a->group, "%s", g->name);
 		a->primary = primary;
 		a->epoch = g->epoch;
+		snprintf(a->peer, sizeof a->peer, "%s", primary ? g->secondary_repl : g->primary_repl);
 		hb->n_assignments++;
 	}
 }
@@ -731,11 +932,13 @@ node_main(void *arg)
 		}
 
 		pthread_mutex_lock(&m->mu);
-		if (rc == 0)
-			answered(e);
-		else if (!e->judged)
-			missed(m, e);
+		/* Idle first: what the answer changes may queue this node's next one. */
 		e->state = HB_IDLE;
+		if (rc == 0) {
+			answered(e);
+			take_holdings(m, e, &reply);
+		} else if (!e->judged)
+			missed(m, e);
 		e->judged = 0;
 	}
 	pthread_mutex_unlock(&m->mu);
@@ -773,6 +976,8 @@ round_run(struct manager *m)
 		e->state = HB_QUEUED;
 		pthread_cond_signal(&e->wake);
 	}
+	/* Leases of dead primaries run out between rounds. */
+	failover(m);
 }
 
 static void *
@@ -812,10 +1017,13 @@ scheduler_main(void *arg)
 
 int
 manager_register_node(struct manager *m, const char *id, const char *address,
-    const char *incarnation, struct mgr_group *groups, unsigned *n)
+    const char *incarnation, int replicated, struct mgr_group *groups, unsigned *n)
 {
 	struct mgr_group *next_groups = NULL, *old;
 	const char **ids = NULL;
+	int *alive = NULL;
+	struct node_entry *sec;
+	int restarted;
 	struct node_entry *e, *fresh = NULL;
 	struct mgr_node rec;
 	unsigned at, i, j, n_next, n_ids, cap = *n;
@@ -840,17 +1048,24 @@ manager_register_node(struct manager *m, const char *id, const char *address,
 	n_ids = m->n_nodes + (e == NULL);
 	n_next = m->n_groups + 1;
 	if ((ids = malloc(n_ids * sizeof *ids)) == NULL ||
+	    (alive = malloc(n_ids * sizeof *alive)) == NULL ||
 	    (next_groups = malloc(n_next * sizeof *next_groups)) == NULL) {
 		rc = PARLEY_ENOMEM;
 		goto done;
 	}
 	for (i = 0, j = 0; i < m->n_nodes; i++) {
-		if (e == NULL && i == at)
+		if (e == NULL && i == at) {
+			alive[j] = 1;
 			ids[j++] = rec.id;
+		}
+		/* A node that registers is up, whatever its heartbeats said. */
+		alive[j] = m->nodes[i] == e ? 1 : m->nodes[i]->n.alive;
 		ids[j++] = m->nodes[i]->n.id;
 	}
-	if (e == NULL && at == m->n_nodes)
+	if (e == NULL && at == m->n_nodes) {
+		alive[j] = 1;
 		ids[j++] = rec.id;
+	}
 	if (m->n_groups > 0)
 		memcpy(next_groups, m->groups, m->n_groups * sizeof *next_groups);
 	n_next = m->n_groups;
@@ -864,7 +1079,37 @@ manager_register_node(struct manager *m, const char *id, const char *address,
 		next_groups[i].epoch = 1;
 		n_next++;
 	}
-	ring(next_groups, n_next, ids, n_ids);
+	/*
+	 * A replicated node that started again lost what it had not shipped:
+	 * its groups go to their secondaries where those have caught up, and
+	 * it comes back as a client (a restarted node never starts as master
+	 * of a group another copy may be ahead in).
+	 */
+	restarted = replicated && e != NULL && strcmp(e->n.incarnation, incarnation) != 0;
+	for (i = 0; restarted && i < n_next; i++) {
+		struct mgr_group *g = &next_groups[i];
+
+		if (strcmp(g->primary, id) != 0 || g->secondary[0] == '\0' ||
+		    !g->secondary_synced || (sec = node_find(m, g->secondary)) == NULL ||
+		    !sec->n.alive)
+			continue;
+		log_info("group %s: its primary %s started again; %s is its primary now, epoch %llu",
+		    g->name, id, g->secondary, (unsigned long long)(g->epoch + 1));
+		snprintf(g->primary, sizeof g->primary, "%s", g->secondary);
+		snprintf(g->primary_repl, sizeof g->primary_repl, "%s", g->secondary_repl);
+		g->secondary[0] = '\0';
+		g->secondary_repl[0] = '\0';
+		g->secondary_synced = 0;
+		g->epoch++;
+		m->stats.failovers++;
+	}
+	for (i = 0; restarted && i < n_next; i++)
+		if (strcmp(next_groups[i].secondary, id) == 0) {
+			/* Its copies start again from what is on disk: not caught up. */
+			next_groups[i].secondary_repl[0] = '\0';
+			next_groups[i].secondary_synced = 0;
+		}
+	assign(next_groups, n_next, ids, alive, n_ids);
 
 	if (e == NULL) {
 		rec.alive = 1;
@@ -874,6 +1119,7 @@ manager_register_node(struct manager *m, const char *id, const char *address,
 			rc = PARLEY_ENOMEM;
 			goto done;
 		}
+		fresh->replicated = replicated != 0;
 	}
 
 	/* Every group is written again: they are few, and a registration is rare. */
@@ -896,6 +1142,7 @@ manager_register_node(struct manager *m, const char *id, const char *address,
 			log_info("node %s registered again at %s", id, address);
 		/* A node that registers is up, whatever its heartbeats said. */
 		e->n.misses = 0;
+		e->replicated = replicated != 0;
 		if (!e->n.alive) {
 			e->n.alive = 1;
 			log_info("node %s (%s) is alive again", e->n.id, e->n.address);
@@ -915,7 +1162,42 @@ done:
 	if (fresh != NULL)
 		node_free(fresh);
 	free(ids);
+	free(alive);
 	free(next_groups);
+	return rc;
+}
+
+int
+manager_renew(struct manager *m, const char *node, const char *incarnation,
+    const struct mgr_claim *claims, unsigned n, struct mgr_claim *granted, unsigned *n_granted,
+    unsigned *lease_ms)
+{
+	const struct mgr_group *g;
+	struct node_entry *e;
+	unsigned i;
+	int rc = 0;
+
+	*n_granted = 0;
+	*lease_ms = 0;
+	pthread_mutex_lock(&m->mu);
+	m->stats.renewals++;
+	e = node_find(m, node);
+	if (e == NULL || !e->n.alive || strcmp(e->n.incarnation, incarnation) != 0) {
+		rc = PARLEY_ESTATE;
+		goto done;
+	}
+	for (i = 0; i < n; i++) {
+		g = group_find(m, claims[i].group);
+		if (g == NULL || strcmp(g->primary, node) != 0 || g->epoch != claims[i].epoch)
+			continue;
+		granted[(*n_granted)++] = claims[i];
+	}
+	/* Counted from now: the node counts from before it asked, so it stops first. */
+	if (*n_granted > 0)
+		e->lease_until = mono_ms() + m->lease_ms;
+	*lease_ms = m->lease_ms;
+done:
+	pthread_mutex_unlock(&m->mu);
 	return rc;
 }
 

@@ -18,6 +18,7 @@
 #define MGR_ADDRESS_MAX 256                    /* "http://HOST:PORT", with NUL */
 #define MGR_INCARNATION_MAX 40
 #define MGR_SERVICE_MAX 64
+#define MGR_REPL_MAX 64                        /* a replication listener, "HOST:PORT", with NUL */
 
 struct mgr_node {
 	char id[MGR_ID_MAX];
@@ -35,6 +36,10 @@ struct mgr_group {
 	char primary[MGR_ID_MAX];
 	char secondary[MGR_ID_MAX];              /* "" when none */
 	uint64_t epoch;                          /* grows with each change of primary */
+	/* Known from the nodes' heartbeat answers (store = replicated); not stored. */
+	char primary_repl[MGR_REPL_MAX];         /* the primary's replication listener, or "" */
+	char secondary_repl[MGR_REPL_MAX];       /* the secondary's, or "" */
+	int secondary_synced;                    /* the secondary has caught up */
 };
 
 struct mgr_route {
@@ -59,6 +64,22 @@ struct mgr_assignment {
 	char group[MGR_ID_MAX];
 	int primary;                             /* 1 primary, 0 secondary */
 	uint64_t epoch;
+	char peer[MGR_REPL_MAX];                 /* the other copy's listener, or "" (replicated) */
+};
+
+/* A group a node's stores hold, as it answers a heartbeat (store = replicated). */
+struct mgr_holding {
+	char group[MGR_ID_MAX];
+	int primary;                             /* its store is the group's master */
+	uint64_t epoch;
+	char repl[MGR_REPL_MAX];                 /* its replication listener */
+	int synced;                              /* a secondary that has caught up */
+};
+
+/* A node's claim to serve group at epoch; granted, the lease for it. */
+struct mgr_claim {
+	char group[MGR_ID_MAX];
+	uint64_t epoch;
 };
 
 #define MGR_ASSIGNMENTS_MAX 16
@@ -75,6 +96,8 @@ struct mgr_heartbeat_reply {
 	char node[MGR_ID_MAX];
 	char incarnation[MGR_INCARNATION_MAX];
 	unsigned conversations;
+	struct mgr_holding holdings[MGR_ASSIGNMENTS_MAX];
+	unsigned n_holdings;
 };
 
 /*
@@ -95,6 +118,7 @@ struct manager_config {
 	const char *home;                        /* directory of its Berkeley DB environment */
 	unsigned heartbeat_interval_ms;          /* default 200 */
 	unsigned heartbeat_misses;               /* default 3 */
+	unsigned lease_ms;                       /* default interval x (misses - 1) */
 	mgr_heartbeat_fn heartbeat;
 	void *heartbeat_arg;
 };
@@ -107,6 +131,8 @@ struct manager_stats {
 	uint64_t conversations_ended;
 	uint64_t heartbeats_sent;
 	uint64_t heartbeats_missed;
+	uint64_t renewals;
+	uint64_t failovers;                      /* secondaries promoted */
 	unsigned nodes;
 	unsigned alive;
 	unsigned groups;
@@ -155,9 +181,14 @@ const char *manager_check_conv(const struct mgr_conv *c);
 
 /*
  * Register (or register again) node id at address. Its group (named after
- * it) is made if new, with this node as primary, epoch 1; the ring of
- * secondaries is recomputed (each group's secondary is the next node in
- * the sorted list of nodes). A node whose address changed keeps its groups.
+ * it) is made if new, with this node as primary, epoch 1; the secondaries
+ * are chosen again (see assign in manager.c: a group's secondary is the
+ * node it is named after when that is alive and not its primary, else the
+ * next live node after the primary in the sorted list of nodes). A node
+ * whose address changed keeps its groups. replicated says the node's store
+ * is replicated: then a new incarnation of a group's primary (the node
+ * restarted) hands the group to its secondary when that has caught up, and
+ * the node comes back as a secondary.
  * A dead node that registers is alive again. The registration and the
  * groups it changed are synced to disk before it returns.
  * Fills groups (at most *n, the caller's capacity) with the groups the node
@@ -166,7 +197,21 @@ const char *manager_check_conv(const struct mgr_conv *c);
  * PARLEY_EIO or PARLEY_ENOMEM, with nothing changed.
  */
 int manager_register_node(struct manager *m, const char *id, const char *address,
-    const char *incarnation, struct mgr_group *groups, unsigned *n);
+    const char *incarnation, int replicated, struct mgr_group *groups, unsigned *n);
+
+/*
+ * Renew node's lease (store = replicated): of the n claims (group, epoch),
+ * grant those where node is the group's primary at that epoch, alive, and
+ * of the incarnation given; copy them to granted (capacity n) and set
+ * *n_granted and *lease_ms. The node may serve a granted group for lease_ms
+ * from when it sent the call; the manager counts the lease from when it
+ * got it, and promotes no secondary of the group before that lease is over.
+ * Returns 0, or PARLEY_ESTATE when the node is dead or not this
+ * incarnation (it must register again; nothing is granted).
+ */
+int manager_renew(struct manager *m, const char *node, const char *incarnation,
+    const struct mgr_claim *claims, unsigned n, struct mgr_claim *granted, unsigned *n_granted,
+    unsigned *lease_ms);
 
 /*
  * Where group is served: its primary's address, the epoch, and whether the

@@ -103,7 +103,7 @@ mgr_RegisterNode(struct parley_call *call, struct soap *soap, struct _mgr__Regis
 	if ((groups = soap_malloc(soap, n * sizeof *groups)) == NULL)
 		return out_of_memory(call);
 	rc = manager_register_node(m, request->nodeId, request->address, request->incarnation,
-	    groups, &n);
+	    request->replicated != NULL && *request->replicated == xsd__boolean__true_, groups, &n);
 	if (rc != 0)
 		return parley_fault(call, PARLEY_FAULT_RECEIVER,
 		    "the manager could not record the registration of node %s: %s",
@@ -117,6 +117,53 @@ mgr_RegisterNode(struct parley_call *call, struct soap *soap, struct _mgr__Regis
 		if (put_group(soap, &response->group[i], &groups[i]) != 0)
 			return out_of_memory(call);
 	return response->managerIncarnation != NULL ? 0 : out_of_memory(call);
+}
+
+int
+mgr_Renew(struct parley_call *call, struct soap *soap, struct _mgr__Renew *request,
+    struct _mgr__RenewResponse *response)
+{
+	struct manager *m = call_context(call);
+	struct mgr_claim claims[MGR_ASSIGNMENTS_MAX], granted[MGR_ASSIGNMENTS_MAX];
+	unsigned n = 0, n_granted, lease_ms, i;
+	int rc;
+
+	if (request->nodeId == NULL || request->incarnation == NULL)
+		return parley_fault(call, PARLEY_FAULT_SENDER, "Renew needs nodeId and incarnation");
+	if (request->__sizeclaim > MGR_ASSIGNMENTS_MAX)
+		return parley_fault(call, PARLEY_FAULT_SENDER, "Renew: at most %d claims, not %d",
+		    MGR_ASSIGNMENTS_MAX, request->__sizeclaim);
+	for (i = 0; request->claim != NULL && i < (unsigned)request->__sizeclaim; i++) {
+		const struct mgr__Claim *c = &request->claim[i];
+
+		if (c->group == NULL || !idgen_group_valid(c->group) || c->epoch < 0)
+			return parley_fault(call, PARLEY_FAULT_SENDER, "Renew: claim %u needs a group "
+			    "name and an epoch that is not negative", i + 1);
+		snprintf(claims[n].group, sizeof claims[n].group, "%s", c->group);
+		claims[n].epoch = (uint64_t)c->epoch;
+		n++;
+	}
+	rc = manager_renew(m, request->nodeId, request->incarnation, claims, n, granted,
+	    &n_granted, &lease_ms);
+	if (rc == PARLEY_ESTATE)
+		return parley_fault(call, PARLEY_FAULT_SENDER, "Renew: node %.64s is not registered "
+		    "as alive with this incarnation: register again", request->nodeId);
+	if (rc != 0)
+		return parley_fault(call, PARLEY_FAULT_RECEIVER, "Renew failed: %s",
+		    parley_strerror(rc));
+	response->leaseMs = (int)lease_ms;
+	response->__sizegranted = (int)n_granted;
+	if (n_granted > 0 && (response->granted = soap_malloc(soap,
+	    n_granted * sizeof *response->granted)) == NULL)
+		return out_of_memory(call);
+	for (i = 0; i < n_granted; i++) {
+		soap_default_mgr__Claim(soap, &response->granted[i]);
+		response->granted[i].group = soap_strdup(soap, granted[i].group);
+		response->granted[i].epoch = (LONG64)granted[i].epoch;
+		if (response->granted[i].group == NULL)
+			return out_of_memory(call);
+	}
+	return 0;
 }
 
 int
@@ -395,10 +442,70 @@ take_group(struct soap_client *c, struct mgr_group *dst, const struct mgr__Group
 }
 
 int
+mgrclient_renew(struct soap_client *c, const char *manager_url, const char *node,
+    const char *incarnation, const struct mgr_claim *claims, unsigned n,
+    struct mgr_claim *granted, unsigned *n_granted, unsigned *lease_ms)
+{
+	struct _mgr__Renew req;
+	struct _mgr__RenewResponse resp;
+	struct mgr__Claim *list = NULL;
+	struct soap *soap;
+	unsigned try, i, got;
+	int rc;
+
+	if (n > MGR_ASSIGNMENTS_MAX)
+		return PARLEY_EINVAL;
+	for (try = 0;; try++) {
+		soap = soap_client_begin(c, mgr_namespaces);
+		soap_default__mgr__Renew(soap, &req);
+		if (n > 0 && (list = soap_malloc(soap, n * sizeof *list)) == NULL) {
+			soap_client_done(c);
+			return PARLEY_ENOMEM;
+		}
+		for (i = 0; i < n; i++) {
+			soap_default_mgr__Claim(soap, &list[i]);
+			list[i].group = (char *)claims[i].group;
+			list[i].epoch = (LONG64)claims[i].epoch;
+		}
+		req.nodeId = (char *)node;
+		req.incarnation = (char *)incarnation;
+		req.__sizeclaim = (int)n;
+		req.claim = n > 0 ? list : NULL;
+		rc = soap_call___mgr__Renew(soap, manager_url, NULL, &req, &resp);
+		rc = soap_client_result(c, rc, "Renew", manager_url, try);
+		if (rc == 0) {
+			got = resp.__sizegranted > 0 && resp.granted != NULL ?
+			    (unsigned)resp.__sizegranted : 0;
+			if (resp.leaseMs < 0 || got > n)
+				rc = soap_client_bad_answer(c, "Renew: the manager's answer is malformed");
+			for (i = 0; i < got && rc == 0; i++) {
+				memset(&granted[i], 0, sizeof granted[i]);
+				if (resp.granted[i].group == NULL || resp.granted[i].epoch < 0 ||
+				    fit(granted[i].group, sizeof granted[i].group,
+				    resp.granted[i].group) != 0)
+					rc = soap_client_bad_answer(c, "Renew: the manager granted a "
+					    "malformed claim");
+				else
+					granted[i].epoch = (uint64_t)resp.granted[i].epoch;
+			}
+			if (rc == 0) {
+				*n_granted = got;
+				*lease_ms = (unsigned)resp.leaseMs;
+			}
+		}
+		soap_client_done(c);
+		if (rc != PARLEY_AGAIN)
+			return rc;
+	}
+}
+
+int
 mgrclient_register_node(struct soap_client *c, const char *manager_url, const char *id,
-    const char *address, const char *incarnation, char manager_incarnation[MGR_INCARNATION_MAX],
+    const char *address, const char *incarnation, int replicated,
+    char manager_incarnation[MGR_INCARNATION_MAX],
     unsigned *heartbeat_interval_ms, struct mgr_group *groups, unsigned *n_groups)
 {
+	enum xsd__boolean yes = xsd__boolean__true_;
 	struct _mgr__RegisterNode req;
 	struct _mgr__RegisterNodeResponse resp;
 	struct soap *soap;
@@ -411,6 +518,7 @@ mgrclient_register_node(struct soap_client *c, const char *manager_url, const ch
 		req.nodeId = (char *)id;
 		req.address = (char *)address;
 		req.incarnation = (char *)incarnation;
+		req.replicated = replicated ? &yes : NULL;
 		rc = soap_call___mgr__RegisterNode(soap, manager_url, NULL, &req, &resp);
 		rc = soap_client_result(c, rc, "RegisterNode", manager_url, try);
 		if (rc == 0) {

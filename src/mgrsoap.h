@@ -66,8 +66,14 @@ const char *soap_client_error(const struct soap_client *c);
  * end_conversations with n 0 call nobody.
  */
 int mgrclient_register_node(struct soap_client *c, const char *manager_url, const char *id,
-    const char *address, const char *incarnation, char manager_incarnation[MGR_INCARNATION_MAX],
+    const char *address, const char *incarnation, int replicated,
+    char manager_incarnation[MGR_INCARNATION_MAX],
     unsigned *heartbeat_interval_ms, struct mgr_group *groups, unsigned *n_groups);
+
+/* Renew (manager_renew): granted has room for n; PARLEY_EFAULT when refused. */
+int mgrclient_renew(struct soap_client *c, const char *manager_url, const char *node,
+    const char *incarnation, const struct mgr_claim *claims, unsigned n,
+    struct mgr_claim *granted, unsigned *n_granted, unsigned *lease_ms);
 
 /* PARLEY_ENOENT when the manager knows no such group (out then holds the group alone). */
 int mgrclient_locate(struct soap_client *c, const char *manager_url, const char *group,

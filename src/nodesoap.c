@@ -89,6 +89,10 @@ node_Heartbeat(struct parley_call *call, struct soap *soap, struct _node__Heartb
 		if (in->epoch < 0)
 			return parley_fault(call, PARLEY_FAULT_SENDER,
 			    "Heartbeat: assignment %d: the epoch must not be negative", i + 1);
+		if (in->peer != NULL && fit(a->peer, sizeof a->peer, in->peer) != 0)
+			return parley_fault(call, PARLEY_FAULT_SENDER,
+			    "Heartbeat: assignment %d: the peer must be at most %d characters",
+			    i + 1, MGR_REPL_MAX - 1);
 		snprintf(a->group, sizeof a->group, "%s", in->group);
 		a->primary = strcmp(in->role, "primary") == 0;
 		a->epoch = (uint64_t)in->epoch;
@@ -108,6 +112,25 @@ node_Heartbeat(struct parley_call *call, struct soap *soap, struct _node__Heartb
 	    (int)reply.conversations;
 	if (response->nodeId == NULL || response->incarnation == NULL)
 		return parley_fault(call, PARLEY_FAULT_RECEIVER, "the node is out of memory");
+	if (reply.n_holdings > MGR_ASSIGNMENTS_MAX)
+		reply.n_holdings = MGR_ASSIGNMENTS_MAX;
+	if (reply.n_holdings > 0 && (response->holding = soap_malloc(soap,
+	    reply.n_holdings * sizeof *response->holding)) == NULL)
+		return parley_fault(call, PARLEY_FAULT_RECEIVER, "the node is out of memory");
+	response->__sizeholding = (int)reply.n_holdings;
+	for (i = 0; i < (int)reply.n_holdings; i++) {
+		const struct mgr_holding *h = &reply.holdings[i];
+		struct node__Holding *o = &response->holding[i];
+
+		soap_default_node__Holding(soap, o);
+		o->group = soap_strdup(soap, h->group);
+		o->role = h->primary ? "primary" : "secondary";
+		o->epoch = (LONG64)h->epoch;
+		o->repl = soap_strdup(soap, h->repl);
+		o->synced = h->synced ? xsd__boolean__true_ : xsd__boolean__false_;
+		if (o->group == NULL || o->repl == NULL)
+			return parley_fault(call, PARLEY_FAULT_RECEIVER, "the node is out of memory");
+	}
 	return 0;
 }
 
@@ -145,6 +168,8 @@ nodeclient_heartbeat(struct soap_client *c, const char *node_address,
 			list[i].group = (char *)hb->assignments[i].group;
 			list[i].role = hb->assignments[i].primary ? "primary" : "secondary";
 			list[i].epoch = (LONG64)hb->assignments[i].epoch;
+			list[i].peer = hb->assignments[i].peer[0] != '\0' ?
+			    (char *)hb->assignments[i].peer : NULL;
 		}
 		req.nodeId = (char *)hb->node;
 		req.managerIncarnation = (char *)hb->manager_incarnation;
@@ -163,7 +188,26 @@ nodeclient_heartbeat(struct soap_client *c, const char *node_address,
 				    "answered with a malformed response", node_address);
 			else {
 				got.conversations = (unsigned)resp.conversations;
-				*reply = got;
+				for (i = 0; resp.holding != NULL && rc == 0 &&
+				    i < (unsigned)resp.__sizeholding && i < MGR_ASSIGNMENTS_MAX; i++) {
+					const struct node__Holding *h = &resp.holding[i];
+					struct mgr_holding *o = &got.holdings[got.n_holdings];
+
+					if (h->group == NULL || h->role == NULL || h->repl == NULL ||
+					    h->epoch < 0 ||
+					    fit(o->group, sizeof o->group, h->group) != 0 ||
+					    fit(o->repl, sizeof o->repl, h->repl) != 0) {
+						rc = soap_client_bad_answer(c, "Heartbeat: the node at %s "
+						    "answered with a malformed holding", node_address);
+						break;
+					}
+					o->primary = strcmp(h->role, "primary") == 0;
+					o->epoch = (uint64_t)h->epoch;
+					o->synced = h->synced == xsd__boolean__true_;
+					got.n_holdings++;
+				}
+				if (rc == 0)
+					*reply = got;
 			}
 		}
 		soap_client_done(c);

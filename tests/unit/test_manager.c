@@ -238,7 +238,7 @@ reg(struct manager *m, const char *id, const char *address)
 	struct mgr_group groups[8];
 	unsigned n = 8;
 
-	return manager_register_node(m, id, address, "inc-1", groups, &n);
+	return manager_register_node(m, id, address, "inc-1", 0, groups, &n);
 }
 
 /* A copy of node id as listed, or zeros with alive -1 when there is none. */
@@ -416,7 +416,7 @@ test_register_twice(void)
 	struct fx f;
 
 	CU_ASSERT_EQUAL_FATAL(fx_open(&f, 50, 3), 0);
-	CU_ASSERT_EQUAL(manager_register_node(f.m, "n1", "http://127.0.0.1:8081", "a", groups, &n),
+	CU_ASSERT_EQUAL(manager_register_node(f.m, "n1", "http://127.0.0.1:8081", "a", 0, groups, &n),
 	    0);
 	CU_ASSERT_EQUAL(n, 1);
 	CU_ASSERT_STRING_EQUAL(groups[0].name, "n1");
@@ -425,7 +425,7 @@ test_register_twice(void)
 	CU_ASSERT_EQUAL(groups[0].epoch, 1);
 	/* Moved to another port: same node, same group, same epoch. */
 	n = 4;
-	CU_ASSERT_EQUAL(manager_register_node(f.m, "n1", "http://[::1]:9091", "b", groups, &n), 0);
+	CU_ASSERT_EQUAL(manager_register_node(f.m, "n1", "http://[::1]:9091", "b", 0, groups, &n), 0);
 	CU_ASSERT_EQUAL(n, 1);
 	CU_ASSERT_EQUAL(groups[0].epoch, 1);
 	CU_ASSERT_EQUAL(manager_locate(f.m, "n1", &r), 0);
@@ -438,21 +438,21 @@ test_register_twice(void)
 
 	/* Bad input changes nothing. */
 	n = 4;
-	CU_ASSERT_EQUAL(manager_register_node(f.m, "N1", "http://h:1", "", groups, &n),
+	CU_ASSERT_EQUAL(manager_register_node(f.m, "N1", "http://h:1", "", 0, groups, &n),
 	    PARLEY_EINVAL);
 	CU_ASSERT_EQUAL(n, 0);
 	n = 4;
-	CU_ASSERT_EQUAL(manager_register_node(f.m, "n1", "ftp://h:1", "", groups, &n),
+	CU_ASSERT_EQUAL(manager_register_node(f.m, "n1", "ftp://h:1", "", 0, groups, &n),
 	    PARLEY_EINVAL);
-	CU_ASSERT_EQUAL(manager_register_node(f.m, "n1", "http://h", "", groups, &n),
+	CU_ASSERT_EQUAL(manager_register_node(f.m, "n1", "http://h", "", 0, groups, &n),
 	    PARLEY_EINVAL);
-	CU_ASSERT_EQUAL(manager_register_node(f.m, "n1", "http://h:70000", "", groups, &n),
+	CU_ASSERT_EQUAL(manager_register_node(f.m, "n1", "http://h:70000", "", 0, groups, &n),
 	    PARLEY_EINVAL);
-	CU_ASSERT_EQUAL(manager_register_node(f.m, "n1", "http://h:80/x", "", groups, &n),
+	CU_ASSERT_EQUAL(manager_register_node(f.m, "n1", "http://h:80/x", "", 0, groups, &n),
 	    PARLEY_EINVAL);
-	CU_ASSERT_EQUAL(manager_register_node(f.m, "n1", "http://h:80", "has space", groups, &n),
+	CU_ASSERT_EQUAL(manager_register_node(f.m, "n1", "http://h:80", "has space", 0, groups, &n),
 	    PARLEY_EINVAL);
-	CU_ASSERT_EQUAL(manager_register_node(f.m, "-n", "http://h:80", "", groups, &n),
+	CU_ASSERT_EQUAL(manager_register_node(f.m, "-n", "http://h:80", "", 0, groups, &n),
 	    PARLEY_EINVAL);
 	CU_ASSERT_PTR_NOT_NULL(manager_check_node("", "http://h:80", ""));
 	CU_ASSERT_PTR_NULL(manager_check_node("n-1", "http://my-host.example:80", ""));
@@ -479,7 +479,7 @@ test_ring(void)
 	CU_ASSERT_STRING_EQUAL(group_of(f.m, "n3").secondary, "n1");
 
 	n = 8;
-	CU_ASSERT_EQUAL(manager_register_node(f.m, "n2", "http://127.0.0.1:8082", "x", groups, &n),
+	CU_ASSERT_EQUAL(manager_register_node(f.m, "n2", "http://127.0.0.1:8082", "x", 0, groups, &n),
 	    0);
 	CU_ASSERT_STRING_EQUAL(group_of(f.m, "n1").secondary, "n2");
 	CU_ASSERT_STRING_EQUAL(group_of(f.m, "n2").secondary, "n3");
@@ -492,7 +492,7 @@ test_ring(void)
 	CU_ASSERT_STRING_EQUAL(groups[1].name, "n2");
 	/* The caller's capacity is respected. */
 	n = 1;
-	CU_ASSERT_EQUAL(manager_register_node(f.m, "n2", "http://127.0.0.1:8082", "x", groups, &n),
+	CU_ASSERT_EQUAL(manager_register_node(f.m, "n2", "http://127.0.0.1:8082", "x", 0, groups, &n),
 	    0);
 	CU_ASSERT_EQUAL(n, 1);
 

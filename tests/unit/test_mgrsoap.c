@@ -31,6 +31,7 @@
 #include "parley.h"
 #include "registry.h"
 #include "server.h"
+#include "holdings.h"
 #include "store.h"
 #include "unit.h"
 
@@ -40,7 +41,7 @@
 /* The node under test: everything parleyd would hold. */
 struct node {
 	struct registry *reg;
-	struct store *st;
+	struct holdings *st;
 	struct dispatch *d;
 	struct server *srv;
 	struct manager *m;
@@ -160,7 +161,7 @@ static int
 node_start(struct node *n)
 {
 	struct manager_config mcfg;
-	struct store_config scfg;
+	struct holdings_config scfg;
 	struct dispatch_config dcfg;
 	struct server_config vcfg;
 	struct server_hooks hooks;
@@ -204,9 +205,11 @@ node_start(struct node *n)
 		return rc;
 	}
 	memset(&scfg, 0, sizeof scfg);
-	scfg.mode = STORE_MEMORY;
-	scfg.cache_bytes = 8u << 20;
-	if ((rc = store_open(&n->st, &scfg, err, sizeof err)) != 0) {
+	scfg.node_id = "n1";
+	scfg.data_dir = n->home;
+	scfg.store.mode = STORE_MEMORY;
+	scfg.store.cache_bytes = 8u << 20;
+	if ((rc = holdings_open(&n->st, &scfg, err, sizeof err)) != 0) {
 		fprintf(stderr, "store: %s\n", err);
 		return rc;
 	}
@@ -254,7 +257,7 @@ node_stop(struct node *n)
 	nodeclient_pool_free(n->pool);
 	server_stop(n->srv, 1000);
 	dispatch_destroy(n->d);
-	store_close(n->st);
+	holdings_close(n->st);
 	registry_free(n->reg);
 	pthread_mutex_destroy(&n->mu);
 	nftw(n->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
