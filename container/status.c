@@ -231,7 +231,8 @@ put_manager(struct frontend *f, struct buf *b)
 		put_string(b, "name", groups[i].name, 0);
 		put_string(b, "primary", groups[i].primary, 1);
 		put_string(b, "secondary", groups[i].secondary, 1);
-		buf_printf(b, ",\"epoch\":%llu}", (unsigned long long)groups[i].epoch);
+		buf_printf(b, ",\"secondary_synced\":%s,\"epoch\":%llu}",
+		    groups[i].secondary_synced ? "true" : "false", (unsigned long long)groups[i].epoch);
 	}
 	buf_puts(b, "],\"conversations_per_node\":{");
 	for (i = 0; i < nn; i++) {

@@ -533,6 +533,11 @@ run_start(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 	c.response = m->out->data;
 	c.response_len = m->out->len;
 	c.soap = m->env.soap;
+	/* The lease may have run out while the handler ran: then nothing is stored. */
+	if (!holdings_serves(d->holdings, holdings_home(d->holdings))) {
+		unavailable(d, &f, holdings_home(d->holdings));
+		goto fault;
+	}
 	rc = store_commit(st, &c);
 	if (rc == PARLEY_ENOTACKED) {
 		not_acked(&f);
@@ -651,6 +656,11 @@ run_held(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 	c.response = m->out->data;
 	c.response_len = m->out->len;
 	c.soap = m->env.soap;
+	if (!holdings_serves(d->holdings, group)) {
+		buf_free(&call.bean_out);
+		unavailable(d, &f, group);
+		goto fault;
+	}
 	rc = store_commit(st, &c);
 	buf_free(&call.bean_out);
 	if (rc == PARLEY_ENOTACKED) {
