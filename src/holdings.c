@@ -25,7 +25,7 @@
 
 #define MAX_HELD MGR_ASSIGNMENTS_MAX
 #define DEFAULT_PORTS 16
-#define PORT_FILE "repl.port"
+#define PORT_SUFFIX ".port"     /* beside the group's directory: its listener's port */
 #define LOOP_MS 100
 
 enum want { WANT_NONE = 0, WANT_PRIMARY, WANT_SECONDARY };
@@ -212,7 +212,11 @@ group_home(const struct holdings *h, const char *group, char *out, size_t len)
 	return (size_t)snprintf(out, len, "%s/groups/%s", h->data_dir, group) < len ? 0 : -1;
 }
 
-/* The port a group's listener used before (kept beside its store), or 0. */
+/*
+ * The port a group's listener used before, or 0. It is kept beside the
+ * group's directory, not in it: Berkeley DB reads every file of an
+ * environment it copies.
+ */
 static unsigned
 port_kept(const char *home)
 {
@@ -220,7 +224,7 @@ port_kept(const char *home)
 	unsigned port = 0;
 	FILE *f;
 
-	if ((size_t)snprintf(path, sizeof path, "%s/%s", home, PORT_FILE) >= sizeof path)
+	if ((size_t)snprintf(path, sizeof path, "%s%s", home, PORT_SUFFIX) >= sizeof path)
 		return 0;
 	if ((f = fopen(path, "r")) == NULL)
 		return 0;
@@ -236,7 +240,7 @@ port_keep(const char *home, unsigned port)
 	char path[4096];
 	FILE *f;
 
-	if ((size_t)snprintf(path, sizeof path, "%s/%s", home, PORT_FILE) >= sizeof path)
+	if ((size_t)snprintf(path, sizeof path, "%s%s", home, PORT_SUFFIX) >= sizeof path)
 		return;
 	if ((f = fopen(path, "w")) == NULL) {
 		log_warnx("cannot write %s: %s", path, strerror(errno));
@@ -405,11 +409,11 @@ reconcile(struct holdings *h, struct holding *e, const struct wish *w)
 		if (w->peer[0] != '\0' && strcmp(w->peer, e->applied_peer) != 0 &&
 		    split_peer(w->peer, host, sizeof host, &ports[0]) == 0) {
 			hosts[0] = host;
-			if (store_set_secondaries(e->st, hosts, ports, 1, err, sizeof err) == 0)
-				snprintf(e->applied_peer, sizeof e->applied_peer, "%s", w->peer);
-			else
-				log_warnx("group %s: cannot name its secondary %s: %s", e->group,
-				    w->peer, err);
+			/* Tried once per secondary: a dead member may not be removable. */
+			if (store_set_secondaries(e->st, hosts, ports, 1, err, sizeof err) != 0)
+				log_info("group %s: its old copies stay members of its replication "
+				    "group for now (%s)", e->group, err);
+			snprintf(e->applied_peer, sizeof e->applied_peer, "%s", w->peer);
 		}
 		if (atomic_load(&e->epoch) != w->epoch) {
 			/* A new epoch needs a new lease. */

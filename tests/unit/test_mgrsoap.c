@@ -339,7 +339,7 @@ test_register_locate(void)
 	unsigned interval = 0, n = 4;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
-	CU_ASSERT_EQUAL(mgrclient_register_node(c, nd.manager_url, "n1", nd.address, "node-inc",
+	CU_ASSERT_EQUAL(mgrclient_register_node(c, nd.manager_url, "n1", nd.address, "node-inc", 0,
 	    inc, &interval, groups, &n), 0);
 	CU_ASSERT_STRING_EQUAL(inc, manager_incarnation(nd.m));
 	CU_ASSERT_EQUAL(interval, INTERVAL);
@@ -351,7 +351,7 @@ test_register_locate(void)
 
 	n = 4;
 	CU_ASSERT_EQUAL(mgrclient_register_node(c, nd.manager_url, "n2", "http://127.0.0.1:1",
-	    "x", inc, &interval, groups, &n), 0);
+	    "x", 0, inc, &interval, groups, &n), 0);
 	CU_ASSERT_EQUAL_FATAL(n, 2);
 	CU_ASSERT_STRING_EQUAL(groups[0].name, "n1");
 	CU_ASSERT_STRING_EQUAL(groups[0].secondary, "n2");
@@ -370,7 +370,7 @@ test_register_locate(void)
 
 	/* Bad input is a fault with a reason. */
 	n = 4;
-	CU_ASSERT_EQUAL(mgrclient_register_node(c, nd.manager_url, "N1", nd.address, "x", inc,
+	CU_ASSERT_EQUAL(mgrclient_register_node(c, nd.manager_url, "N1", nd.address, "x", 0, inc,
 	    &interval, groups, &n), PARLEY_EFAULT);
 	CU_ASSERT_PTR_NOT_NULL(strstr(soap_client_error(c), "node ID must be"));
 	CU_ASSERT_EQUAL(mgrclient_locate(c, nd.manager_url, "Bad Group", &r), PARLEY_EFAULT);
