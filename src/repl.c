@@ -21,7 +21,7 @@
 #include "parley.h"
 #include "repl.h"
 
-/* Message threads: one reads while others apply; more did not help on loopback. */
+/* Message-processing threads per environment, as in the prototypes that were measured. */
 #define REPL_THREADS 3
 #define DEFAULT_ACK_TIMEOUT_MS 1000
 #define DEFAULT_HEARTBEAT_MS 200
