@@ -29,6 +29,8 @@ parley_strerror(int code)
 		return "not allowed in this state";
 	case PARLEY_ETIMEDOUT:
 		return "timed out";
+	case PARLEY_ENOTACKED:
+		return "the update is stored here but its copy was not acknowledged";
 	case PARLEY_DECLINED:
 		return "declined";
 	case PARLEY_AGAIN:

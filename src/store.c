@@ -6,6 +6,12 @@
  * "starts" (start MessageID -> ID). Every change is one transaction, retried
  * on deadlock. Live counts per service are kept in memory, built at open and
  * changed only after a commit succeeded.
+ *
+ * A replicated store (repl.c) is a disk store that serves only while it is
+ * its group's master: a client has no database handles open, and every call
+ * but the counts takes role_mu shared, so that a role change (which takes it
+ * alone) never closes a handle under a running call. Memory and disk stores
+ * never touch role_mu.
  */
 #include "config.h"
 
@@ -13,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,10 +30,18 @@
 
 #include "log.h"
 #include "meta.h"
+#include "nodelay.h"
 #include "parley.h"
+#include "repl.h"
 #include "store.h"
 
 #define TXN_TRIES 100                  /* deadlock retries of one transaction */
+/*
+ * Opening a database on a replicated site may meet replication at work
+ * (a dead handle, a lockout during a sync): retry for up to 10 s.
+ */
+#define OPEN_TRIES 200
+#define OPEN_RETRY_NS 50000000L
 #define SCAN_BATCH 256                 /* conversations per store_scan batch */
 #define DEFAULT_CACHE ((size_t)32 << 20)
 #define DEFAULT_KEEP 16
@@ -53,7 +68,12 @@ struct store {
 	DB *retry;
 	DB *starts;
 	enum store_mode mode;
+	enum store_sync sync;          /* as configured; a replicated client does not flush */
 	unsigned keep;
+	struct repl *repl;             /* NULL unless STORE_REPLICATED */
+	pthread_rwlock_t role_mu;      /* replicated: calls hold it shared, role changes alone */
+	atomic_int serving;            /* replicated: a master with its databases open */
+	int env_open;                  /* env->open succeeded */
 	int lock_fd;
 	/* Set only while store_open runs: Berkeley DB's first message goes here. */
 	int opening;
@@ -115,6 +135,16 @@ db_msgcall(const DB_ENV *env, const char *msg)
 	log_debug("store: Berkeley DB: %s", msg);
 }
 
+/* Replication's events, on its threads or a committing one: repl.c reads them. */
+static void
+db_event(DB_ENV *env, u_int32_t event, void *info)
+{
+	struct store *st = env->app_private;
+
+	if (st != NULL && st->repl != NULL)
+		repl_event(st->repl, event, info);
+}
+
 /*
  * Sleep a short random while before retrying a transaction that lost a
  * deadlock, so that the two losers do not meet again at once.
@@ -141,7 +171,9 @@ typedef int (*txn_body)(struct store *st, DB_TXN *txn, void *arg);
  * Run body in a transaction, committing it when body returns 0 and aborting
  * it otherwise. A body that lost a deadlock (PARLEY_AGAIN) is run again in a
  * new transaction, so it must start from scratch each time. Returns 0,
- * body's failure, or PARLEY_EIO when the commit failed or deadlocks went on.
+ * body's failure, PARLEY_EIO when the commit failed or deadlocks went on, or
+ * on a replicated master PARLEY_ENOTACKED when it committed without the
+ * acknowledgements it needed.
  */
 static int
 run_txn(struct store *st, txn_body body, void *arg)
@@ -169,11 +201,15 @@ run_txn(struct store *st, txn_body body, void *arg)
 			backoff(try, &seed);
 			continue;
 		}
+		if (st->repl != NULL)
+			repl_commit_begin();
 		/* The handle is gone after commit, whatever it returns. */
 		if ((ret = txn->commit(txn, 0)) != 0) {
 			log_warnx("store: commit: %s", db_strerror(ret));
 			return PARLEY_EIO;
 		}
+		if (st->repl != NULL && repl_commit_failed())
+			return PARLEY_ENOTACKED;
 		return 0;
 	}
 	log_warnx("store: a transaction lost %d deadlocks in a row; giving up", TXN_TRIES);
@@ -573,6 +609,9 @@ fail:
  * Hold the directory's lock file for as long as the store is open. Recovery
  * at open would wreck an environment another process is using, and Berkeley
  * DB does not notice that by itself, so a second user is refused here.
+ * A replicated store's lock file lies beside its directory (HOME.lock):
+ * replication reads every file in the directory as a database and warns
+ * about any other.
  */
 static int
 lock_home(struct store *st, const char *home, char *err, size_t errlen)
@@ -581,7 +620,9 @@ lock_home(struct store *st, const char *home, char *err, size_t errlen)
 	ssize_t n;
 	int fd;
 
-	if ((size_t)snprintf(path, sizeof path, "%s/%s", home, LOCK_FILE) >= sizeof path) {
+	if ((size_t)(st->mode == STORE_REPLICATED ?
+	    snprintf(path, sizeof path, "%s.lock", home) :
+	    snprintf(path, sizeof path, "%s/%s", home, LOCK_FILE)) >= sizeof path) {
 		snprintf(err, errlen, "store directory name %s is too long", home);
 		return PARLEY_EINVAL;
 	}
@@ -620,8 +661,9 @@ lock_home(struct store *st, const char *home, char *err, size_t errlen)
 	return 0;
 }
 
+/* Open database name once; returns 0 or Berkeley DB's code. */
 static int
-open_db(struct store *st, DB **out, const char *name, char *err, size_t errlen)
+open_db_once(struct store *st, DB **out, const char *name)
 {
 	char file[64];
 	DB_MPOOLFILE *mpf;
@@ -661,10 +703,35 @@ open_db(struct store *st, DB **out, const char *name, char *err, size_t errlen)
 	return 0;
 
 fail:
-	snprintf(err, errlen, "cannot open the store's %s database: %s%s%s%s", name,
-	    db_strerror(ret), st->dberr[0] ? " (" : "", st->dberr, st->dberr[0] ? ")" : "");
 	if (db != NULL)
 		db->close(db, 0);
+	return ret;
+}
+
+/* Whether opening a replicated database may succeed when tried again. */
+static int
+open_retryable(int ret)
+{
+	return ret == ENOENT || ret == DB_REP_HANDLE_DEAD || ret == DB_REP_LOCKOUT ||
+	    ret == DB_LOCK_DEADLOCK || ret == DB_LOCK_NOTGRANTED;
+}
+
+static int
+open_db(struct store *st, DB **out, const char *name, char *err, size_t errlen)
+{
+	struct timespec pause = { 0, OPEN_RETRY_NS };
+	unsigned try;
+	int ret;
+
+	for (try = 0;; try++) {
+		if ((ret = open_db_once(st, out, name)) == 0)
+			return 0;
+		if (st->repl == NULL || !open_retryable(ret) || try + 1 >= OPEN_TRIES)
+			break;
+		nanosleep(&pause, NULL);
+	}
+	snprintf(err, errlen, "cannot open the store's %s database: %s%s%s%s", name,
+	    db_strerror(ret), st->dberr[0] ? " (" : "", st->dberr, st->dberr[0] ? ")" : "");
 	return ret == ENOMEM ? PARLEY_ENOMEM : PARLEY_EIO;
 }
 
@@ -682,6 +749,30 @@ count_one(void *arg, const char *id, const struct conv_meta *m)
 	return 0;
 }
 
+/*
+ * Set how commits reach the disk on env (open or not): the configured sync,
+ * but never a flush on a replicated client, which would fsync every commit it
+ * applies (its copy is the master's; a lost tail is sent again). The flag
+ * not wanted is cleared first, as the two exclude each other.
+ */
+static int
+apply_sync(DB_ENV *env, enum store_sync sync, int client)
+{
+	int nosync = client || sync == STORE_SYNC_NONE;
+	int write_nosync = !client && sync == STORE_SYNC_WRITE;
+	int ret;
+
+	if (!nosync && (ret = env->set_flags(env, DB_TXN_NOSYNC, 0)) != 0)
+		return ret;
+	if (!write_nosync && (ret = env->set_flags(env, DB_TXN_WRITE_NOSYNC, 0)) != 0)
+		return ret;
+	if (nosync && (ret = env->set_flags(env, DB_TXN_NOSYNC, 1)) != 0)
+		return ret;
+	if (write_nosync && (ret = env->set_flags(env, DB_TXN_WRITE_NOSYNC, 1)) != 0)
+		return ret;
+	return 0;
+}
+
 static int
 open_env(struct store *st, const struct store_config *cfg, char *err, size_t errlen)
 {
@@ -689,7 +780,7 @@ open_env(struct store *st, const struct store_config *cfg, char *err, size_t err
 	u_int32_t flags = DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK | DB_INIT_LOG |
 	    DB_INIT_MPOOL | DB_THREAD;
 	DB_ENV *env;
-	int ret;
+	int ret, rc;
 
 	if ((ret = db_env_create(&st->env, 0)) != 0)
 		goto fail;
@@ -709,17 +800,21 @@ open_env(struct store *st, const struct store_config *cfg, char *err, size_t err
 	} else {
 		/* This process is the environment's only user (lock_home): recover every time. */
 		flags |= DB_RECOVER;
-		if ((ret = env->log_set_config(env, DB_LOG_AUTO_REMOVE, 1)) != 0)
+		if ((ret = env->log_set_config(env, DB_LOG_AUTO_REMOVE, 1)) != 0 ||
+		    (ret = apply_sync(env, cfg->sync, st->mode == STORE_REPLICATED &&
+		    cfg->repl->role == STORE_CLIENT)) != 0)
 			goto fail;
-		if (cfg->sync == STORE_SYNC_WRITE)
-			ret = env->set_flags(env, DB_TXN_WRITE_NOSYNC, 1);
-		else if (cfg->sync == STORE_SYNC_NONE)
-			ret = env->set_flags(env, DB_TXN_NOSYNC, 1);
-		if (ret != 0)
+	}
+	if (st->mode == STORE_REPLICATED) {
+		flags |= DB_INIT_REP;
+		if ((ret = env->set_event_notify(env, db_event)) != 0)
 			goto fail;
+		if ((rc = repl_create(&st->repl, env, st, cfg->repl, err, errlen)) != 0)
+			return rc;
 	}
 	if ((ret = env->open(env, st->mode == STORE_MEMORY ? NULL : cfg->home, flags, 0600)) != 0)
 		goto fail;
+	st->env_open = 1;
 	return 0;
 
 fail:
@@ -733,16 +828,88 @@ fail:
 	return ret == ENOMEM ? PARLEY_ENOMEM : PARLEY_EIO;
 }
 
-int
-store_open(struct store **out, const struct store_config *cfg, char *err, size_t errlen)
+/*
+ * Checkpoint a disk or replicated environment; returns Berkeley DB's code.
+ * A checkpoint is a no-op on a replication client, whose applied commits
+ * are not flushed either (DB_TXN_NOSYNC): there the log is flushed instead,
+ * so that the client's copy is on disk up to now, and recovery at its next
+ * open replays it. Without this a client closed cleanly lost its unflushed
+ * tail, commits it had acknowledged among them.
+ */
+static int
+checkpoint(struct store *st)
 {
-	struct store *st = NULL;
+	if (st->repl != NULL && !repl_is_master(st->repl))
+		return st->env->log_flush(st->env, NULL);
+	return st->env->txn_checkpoint(st->env, 0, 0, 0);
+}
+
+/* Open the four databases (creating them). Returns 0 or a PARLEY_E* code with err set. */
+static int
+open_dbs(struct store *st, char *err, size_t errlen)
+{
 	int rc;
 
-	*out = NULL;
-	if (errlen > 0)
-		err[0] = '\0';
-	if (cfg->mode != STORE_MEMORY && cfg->mode != STORE_DISK) {
+	if ((rc = open_db(st, &st->meta, "meta", err, errlen)) != 0 ||
+	    (rc = open_db(st, &st->beans, "beans", err, errlen)) != 0 ||
+	    (rc = open_db(st, &st->retry, "retry", err, errlen)) != 0 ||
+	    (rc = open_db(st, &st->starts, "starts", err, errlen)) != 0)
+		return rc;
+	return 0;
+}
+
+/* Close the databases that are open; a failure is logged (the handles are gone anyway). */
+static void
+close_dbs(struct store *st)
+{
+	DB **dbs[4];
+	int i, ret;
+
+	dbs[0] = &st->starts;
+	dbs[1] = &st->retry;
+	dbs[2] = &st->beans;
+	dbs[3] = &st->meta;
+	for (i = 0; i < 4; i++) {
+		if (*dbs[i] != NULL && (ret = (*dbs[i])->close(*dbs[i], 0)) != 0)
+			log_warnx("store: closing a database: %s", db_strerror(ret));
+		*dbs[i] = NULL;
+	}
+}
+
+/* Forget every live count (a replicated store that stops serving). */
+static void
+count_clear(struct store *st)
+{
+	size_t i;
+
+	pthread_mutex_lock(&st->count_mu);
+	for (i = 0; i < st->ncounts; i++)
+		st->counts[i].n = 0;
+	st->live = 0;
+	pthread_mutex_unlock(&st->count_mu);
+}
+
+static int scan_all(struct store *st, int (*cb)(void *arg, const char *id,
+    const struct conv_meta *m), void *arg, int guarded);
+
+/* Count the live conversations of an open store, from zero. */
+static int
+count_all(struct store *st, char *err, size_t errlen)
+{
+	int rc;
+
+	count_clear(st);
+	if ((rc = scan_all(st, count_one, st, 0)) != 0)
+		snprintf(err, errlen, "cannot count the stored conversations: %s",
+		    parley_strerror(rc));
+	return rc;
+}
+
+static int
+check_config(const struct store_config *cfg, char *err, size_t errlen)
+{
+	if (cfg->mode != STORE_MEMORY && cfg->mode != STORE_DISK &&
+	    cfg->mode != STORE_REPLICATED) {
 		snprintf(err, errlen, "unknown store mode %d", (int)cfg->mode);
 		return PARLEY_EINVAL;
 	}
@@ -756,16 +923,35 @@ store_open(struct store **out, const struct store_config *cfg, char *err, size_t
 		    cfg->retry_keep, STORE_RING_MAX);
 		return PARLEY_EINVAL;
 	}
-	if (cfg->mode == STORE_DISK && (cfg->home == NULL || cfg->home[0] == '\0')) {
+	if (cfg->mode != STORE_MEMORY && (cfg->home == NULL || cfg->home[0] == '\0')) {
 		snprintf(err, errlen, "a disk store needs a directory - set data_dir");
 		return PARLEY_EINVAL;
 	}
+	if (cfg->mode == STORE_REPLICATED && cfg->repl == NULL) {
+		snprintf(err, errlen, "a replicated store needs its replication settings");
+		return PARLEY_EINVAL;
+	}
+	return 0;
+}
+
+int
+store_open(struct store **out, const struct store_config *cfg, char *err, size_t errlen)
+{
+	struct store *st = NULL;
+	int rc;
+
+	*out = NULL;
+	if (errlen > 0)
+		err[0] = '\0';
+	if ((rc = check_config(cfg, err, errlen)) != 0)
+		return rc;
 	if ((st = calloc(1, sizeof *st)) == NULL) {
 		snprintf(err, errlen, "out of memory opening the store");
 		return PARLEY_ENOMEM;
 	}
 	st->lock_fd = -1;
 	st->mode = cfg->mode;
+	st->sync = cfg->sync;
 	st->keep = cfg->retry_keep ? cfg->retry_keep : DEFAULT_KEEP;
 	st->opening = 1;
 	if (pthread_mutex_init(&st->count_mu, NULL) != 0) {
@@ -773,23 +959,39 @@ store_open(struct store **out, const struct store_config *cfg, char *err, size_t
 		snprintf(err, errlen, "cannot create a mutex for the store");
 		return PARLEY_ENOMEM;
 	}
-	if (st->mode == STORE_DISK) {
+	if (pthread_rwlock_init(&st->role_mu, NULL) != 0) {
+		pthread_mutex_destroy(&st->count_mu);
+		free(st);
+		snprintf(err, errlen, "cannot create a lock for the store");
+		return PARLEY_ENOMEM;
+	}
+	if (st->mode != STORE_MEMORY) {
 		if ((rc = make_dirs(cfg->home, err, errlen)) != 0 ||
 		    (rc = lock_home(st, cfg->home, err, errlen)) != 0)
 			goto fail;
 	}
-	if ((rc = open_env(st, cfg, err, errlen)) != 0 ||
-	    (rc = open_db(st, &st->meta, "meta", err, errlen)) != 0 ||
-	    (rc = open_db(st, &st->beans, "beans", err, errlen)) != 0 ||
-	    (rc = open_db(st, &st->retry, "retry", err, errlen)) != 0 ||
-	    (rc = open_db(st, &st->starts, "starts", err, errlen)) != 0)
+	if ((rc = open_env(st, cfg, err, errlen)) != 0)
+		goto fail;
+	if (st->repl != NULL) {
+		/* Replication logs from its own threads from now on: nothing is kept for err. */
+		st->opening = 0;
+		/* The interposed connect() and accept() must be linked in: see nodelay.c. */
+		(void)nodelay_linked();
+		if ((rc = repl_start(st->repl, err, errlen)) != 0)
+			goto fail;
+		/* A client opens its databases when it is promoted: it serves nothing before. */
+		if (!repl_is_master(st->repl)) {
+			*out = st;
+			return 0;
+		}
+	}
+	if ((rc = open_dbs(st, err, errlen)) != 0)
 		goto fail;
 	st->opening = 0;
-	if ((rc = store_scan(st, count_one, st)) != 0) {
-		snprintf(err, errlen, "cannot count the stored conversations: %s",
-		    parley_strerror(rc));
+	if ((rc = count_all(st, err, errlen)) != 0)
 		goto fail;
-	}
+	if (st->repl != NULL)
+		atomic_store(&st->serving, 1);
 	*out = st;
 	return 0;
 
@@ -802,26 +1004,23 @@ fail:
 void
 store_close(struct store *st)
 {
-	DB **dbs[4];
-	int i, ret;
+	int ret;
 
 	if (st == NULL)
 		return;
-	if (st->env != NULL && st->mode == STORE_DISK && st->starts != NULL &&
-	    (ret = st->env->txn_checkpoint(st->env, 0, 0, 0)) != 0)
+	repl_stop(st->repl);
+	if (st->env_open && st->mode != STORE_MEMORY && (st->starts != NULL || st->repl != NULL) &&
+	    (ret = checkpoint(st)) != 0)
 		log_warnx("store: checkpoint at close: %s", db_strerror(ret));
-	dbs[0] = &st->starts;
-	dbs[1] = &st->retry;
-	dbs[2] = &st->beans;
-	dbs[3] = &st->meta;
-	for (i = 0; i < 4; i++)
-		if (*dbs[i] != NULL && (ret = (*dbs[i])->close(*dbs[i], 0)) != 0)
-			log_warnx("store: closing a database: %s", db_strerror(ret));
+	close_dbs(st);
+	/* Closing a replicated environment also stops replication's threads. */
 	if (st->env != NULL && (ret = st->env->close(st->env, 0)) != 0)
 		log_warnx("store: closing the environment: %s", db_strerror(ret));
+	repl_free(st->repl);
 	/* Closing the descriptor releases the directory's lock. */
 	if (st->lock_fd >= 0)
 		close(st->lock_fd);
+	pthread_rwlock_destroy(&st->role_mu);
 	pthread_mutex_destroy(&st->count_mu);
 	free(st->counts);
 	free(st);
@@ -832,13 +1031,153 @@ store_checkpoint(struct store *st)
 {
 	int ret;
 
-	if (st->mode != STORE_DISK)
+	if (st->mode == STORE_MEMORY)
 		return 0;
-	if ((ret = st->env->txn_checkpoint(st->env, 0, 0, 0)) != 0) {
+	if ((ret = checkpoint(st)) != 0) {
 		log_warnx("store: checkpoint: %s", db_strerror(ret));
 		return PARLEY_EIO;
 	}
 	return 0;
+}
+
+/* ---- roles (replicated stores) -------------------------------------------------- */
+
+/*
+ * Let a call in on a replicated store: it holds role_mu shared until
+ * serve_leave, and the store must be a serving master. Memory and disk
+ * stores never come here. Returns 0 or PARLEY_ESTATE (nothing held then).
+ */
+static int
+serve_enter(struct store *st)
+{
+	pthread_rwlock_rdlock(&st->role_mu);
+	if (atomic_load(&st->serving) && repl_is_master(st->repl))
+		return 0;
+	pthread_rwlock_unlock(&st->role_mu);
+	return PARLEY_ESTATE;
+}
+
+static void
+serve_leave(struct store *st)
+{
+	pthread_rwlock_unlock(&st->role_mu);
+}
+
+/* Stop serving: no handles, no counts. Called with role_mu held alone. */
+static void
+stop_serving(struct store *st)
+{
+	atomic_store(&st->serving, 0);
+	close_dbs(st);
+	count_clear(st);
+}
+
+int
+store_promote(struct store *st, char *err, size_t errlen)
+{
+	int ret, rc = 0;
+
+	if (errlen > 0)
+		err[0] = '\0';
+	if (st->repl == NULL) {
+		snprintf(err, errlen, "only a replicated store can be promoted");
+		return PARLEY_EINVAL;
+	}
+	pthread_rwlock_wrlock(&st->role_mu);
+	if (atomic_load(&st->serving) && repl_is_master(st->repl))
+		goto done;
+	/* Handles of a master that met another may be dead: open them afresh. */
+	stop_serving(st);
+	if ((rc = repl_promote(st->repl, err, errlen)) != 0)
+		goto done;
+	if ((ret = apply_sync(st->env, st->sync, 0)) != 0) {
+		snprintf(err, errlen, "cannot set the sync of the promoted store: %s",
+		    db_strerror(ret));
+		rc = PARLEY_EIO;
+		goto done;
+	}
+	if ((rc = open_dbs(st, err, errlen)) != 0 || (rc = count_all(st, err, errlen)) != 0)
+		goto done;
+	atomic_store(&st->serving, 1);
+done:
+	if (rc != 0)
+		stop_serving(st);
+	pthread_rwlock_unlock(&st->role_mu);
+	return rc;
+}
+
+int
+store_demote(struct store *st, char *err, size_t errlen)
+{
+	int ret, rc = 0;
+
+	if (errlen > 0)
+		err[0] = '\0';
+	if (st->repl == NULL) {
+		snprintf(err, errlen, "only a replicated store can be demoted");
+		return PARLEY_EINVAL;
+	}
+	pthread_rwlock_wrlock(&st->role_mu);
+	if (!atomic_load(&st->serving) && !repl_is_master(st->repl))
+		goto done;
+	stop_serving(st);
+	if ((ret = apply_sync(st->env, st->sync, 1)) != 0) {
+		snprintf(err, errlen, "cannot set the sync of the demoted store: %s",
+		    db_strerror(ret));
+		rc = PARLEY_EIO;
+		goto done;
+	}
+	rc = repl_demote(st->repl, err, errlen);
+done:
+	pthread_rwlock_unlock(&st->role_mu);
+	return rc;
+}
+
+int
+store_set_secondaries(struct store *st, const char *const *hosts, const unsigned *ports,
+    size_t n, char *err, size_t errlen)
+{
+	int rc;
+
+	if (errlen > 0)
+		err[0] = '\0';
+	if (st->repl == NULL) {
+		snprintf(err, errlen, "only a replicated store has secondaries");
+		return PARLEY_EINVAL;
+	}
+	if ((rc = serve_enter(st)) != 0) {
+		snprintf(err, errlen, "only a master can change its group");
+		return rc;
+	}
+	rc = repl_set_secondaries(st->repl, hosts, ports, n, err, errlen);
+	serve_leave(st);
+	return rc;
+}
+
+int
+store_is_master(struct store *st)
+{
+	return st->repl != NULL && atomic_load(&st->serving) && repl_is_master(st->repl);
+}
+
+int
+store_is_synced(struct store *st)
+{
+	return st->repl != NULL && (store_is_master(st) || repl_is_synced(st->repl));
+}
+
+int
+store_repl_stats(struct store *st, struct store_repl_stats *out)
+{
+	int rc;
+
+	if (st->repl == NULL)
+		return PARLEY_EINVAL;
+	rc = repl_stats(st->repl, out);
+	/* A master that is not serving yet (or any more) is not one to the caller. */
+	out->role = store_is_master(st) ? STORE_MASTER : STORE_CLIENT;
+	out->synced = store_is_synced(st);
+	return rc;
 }
 
 /* ---- load and find ---------------------------------------------------------------- */
@@ -889,8 +1228,8 @@ load_body(struct store *st, DB_TXN *txn, void *arg)
 	return rc == PARLEY_ENOENT ? 0 : rc;
 }
 
-int
-store_load(struct store *st, const char *id, const char *msgid, struct store_conv *out)
+static int
+load_one(struct store *st, const char *id, const char *msgid, struct store_conv *out)
 {
 	struct load_op op = { id, msgid, out, BUF_INIT };
 	int rc;
@@ -941,8 +1280,8 @@ find_body(struct store *st, DB_TXN *txn, void *arg)
 	return rc;
 }
 
-int
-store_find_start(struct store *st, const char *service, const char *msgid, char *id,
+static int
+find_one(struct store *st, const char *service, const char *msgid, char *id,
     size_t idlen, struct buf *response, int *soap)
 {
 	struct find_op op = { service, msgid, BUF_INIT, response, 0, BUF_INIT };
@@ -1068,8 +1407,8 @@ fail:
 	return rc;
 }
 
-int
-store_commit(struct store *st, const struct store_commit *c)
+static int
+commit_one(struct store *st, const struct store_commit *c)
 {
 	struct conv_meta *cm = c->meta;
 	struct commit_op op;
@@ -1092,7 +1431,8 @@ store_commit(struct store *st, const struct store_commit *c)
 		if (c->msgid != NULL && (start_msgid = strdup(c->msgid)) == NULL)
 			return PARLEY_ENOMEM;
 	}
-	if ((rc = run_txn(st, commit_body, &op)) != 0)
+	/* Not acknowledged is committed all the same: the caller's meta follows. */
+	if ((rc = run_txn(st, commit_body, &op)) != 0 && rc != PARLEY_ENOTACKED)
 		goto fail;
 	cm->seq = op.m.seq;
 	cm->state = op.m.state;
@@ -1147,8 +1487,8 @@ expire_body(struct store *st, DB_TXN *txn, void *arg)
 	return del_rec(st->beans, txn, op->id, idlen);
 }
 
-int
-store_expire(struct store *st, const char *id, int64_t now_ms)
+static int
+expire_one(struct store *st, const char *id, int64_t now_ms)
 {
 	struct end_op op;
 	int rc;
@@ -1156,7 +1496,7 @@ store_expire(struct store *st, const char *id, int64_t now_ms)
 	memset(&op, 0, sizeof op);
 	op.id = id;
 	op.now_ms = now_ms;
-	if ((rc = run_txn(st, expire_body, &op)) == 0)
+	if ((rc = run_txn(st, expire_body, &op)) == 0 || rc == PARLEY_ENOTACKED)
 		count_add(st, op.m.service, -1);
 	conv_meta_clear(&op.m);
 	buf_free(&op.rec);
@@ -1230,8 +1570,8 @@ purge_body(struct store *st, DB_TXN *txn, void *arg)
 	return del_rec(st->starts, txn, op->m.start_msgid, strlen(op->m.start_msgid));
 }
 
-int
-store_purge(struct store *st, const char *id)
+static int
+purge_one(struct store *st, const char *id)
 {
 	struct end_op op;
 	int rc;
@@ -1337,9 +1677,14 @@ fail:
 	return rc;
 }
 
-int
-store_scan(struct store *st, int (*cb)(void *arg, const char *id, const struct conv_meta *m),
-    void *arg)
+/*
+ * store_scan; guarded: each batch is read under serve_enter (a replicated
+ * store's caller), else the caller holds role_mu or the store is not
+ * replicated.
+ */
+static int
+scan_all(struct store *st, int (*cb)(void *arg, const char *id, const struct conv_meta *m),
+    void *arg, int guarded)
 {
 	struct scan_item *batch;
 	struct timespec now;
@@ -1355,7 +1700,12 @@ store_scan(struct store *st, int (*cb)(void *arg, const char *id, const struct c
 	seed = ((uint64_t)(uintptr_t)&now ^ (uint64_t)now.tv_nsec) | 1;
 	for (;;) {
 		for (try = 0;; try++) {
-			rc = scan_read(st, after, batch, &n);
+			if (!guarded || st->repl == NULL) {
+				rc = scan_read(st, after, batch, &n);
+			} else if ((rc = serve_enter(st)) == 0) {
+				rc = scan_read(st, after, batch, &n);
+				serve_leave(st);
+			}
 			if (rc != PARLEY_AGAIN)
 				break;
 			if (try + 1 == TXN_TRIES) {
@@ -1381,4 +1731,87 @@ store_scan(struct store *st, int (*cb)(void *arg, const char *id, const struct c
 	free(after);
 	free(batch);
 	return rc;
+}
+
+/* ---- the calls, as a replicated store lets them in -------------------------------- */
+
+int
+store_load(struct store *st, const char *id, const char *msgid, struct store_conv *out)
+{
+	int rc;
+
+	if (st->repl == NULL)
+		return load_one(st, id, msgid, out);
+	if ((rc = serve_enter(st)) != 0)
+		return rc;
+	rc = load_one(st, id, msgid, out);
+	serve_leave(st);
+	return rc;
+}
+
+int
+store_find_start(struct store *st, const char *service, const char *msgid, char *id,
+    size_t idlen, struct buf *response, int *soap)
+{
+	int rc;
+
+	if (st->repl == NULL)
+		return find_one(st, service, msgid, id, idlen, response, soap);
+	if ((rc = serve_enter(st)) != 0)
+		return rc;
+	rc = find_one(st, service, msgid, id, idlen, response, soap);
+	serve_leave(st);
+	return rc;
+}
+
+int
+store_commit(struct store *st, const struct store_commit *c)
+{
+	int rc;
+
+	if (st->repl == NULL)
+		return commit_one(st, c);
+	if ((rc = serve_enter(st)) != 0)
+		return rc;
+	rc = commit_one(st, c);
+	repl_count(st->repl, rc);
+	serve_leave(st);
+	return rc;
+}
+
+int
+store_expire(struct store *st, const char *id, int64_t now_ms)
+{
+	int rc;
+
+	if (st->repl == NULL)
+		return expire_one(st, id, now_ms);
+	if ((rc = serve_enter(st)) != 0)
+		return rc;
+	rc = expire_one(st, id, now_ms);
+	repl_count(st->repl, rc);
+	serve_leave(st);
+	return rc;
+}
+
+int
+store_purge(struct store *st, const char *id)
+{
+	int rc;
+
+	if (st->repl == NULL)
+		return purge_one(st, id);
+	if ((rc = serve_enter(st)) != 0)
+		return rc;
+	rc = purge_one(st, id);
+	repl_count(st->repl, rc);
+	serve_leave(st);
+	return rc;
+}
+
+int
+store_scan(struct store *st, int (*cb)(void *arg, const char *id, const struct conv_meta *m),
+    void *arg)
+{
+	return scan_all(st, cb, arg, 1);
 }

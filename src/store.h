@@ -10,6 +10,11 @@
  * The store does not serialise access to a conversation: callers hold the
  * conversation (gate.h) while they load, commit, expire or purge it, and
  * store_load relies on that (it reads without a transaction).
+ *
+ * A replicated store is a disk store whose environment is a replication
+ * group of its own (repl.c): its master serves, its clients only keep a copy
+ * until they are promoted. The caller (the cluster) decides every role; the
+ * store never elects a master by itself.
  */
 #ifndef PARLEY_STORE_H
 #define PARLEY_STORE_H
@@ -19,8 +24,47 @@
 
 #include "buf.h"
 
-enum store_mode { STORE_MEMORY = 0, STORE_DISK };
+enum store_mode { STORE_MEMORY = 0, STORE_DISK, STORE_REPLICATED };
 enum store_sync { STORE_SYNC_FULL = 0, STORE_SYNC_WRITE, STORE_SYNC_NONE };
+
+/* How many copies a master's commit waits for (STORE_REPLICATED). */
+enum store_ack { STORE_ACK_ALL = 0, STORE_ACK_ONE, STORE_ACK_NONE };
+enum store_role { STORE_CLIENT = 0, STORE_MASTER };
+
+/* What replication tells the caller, through store_repl.event. */
+enum store_event {
+	STORE_EV_SYNCED = 1,       /* a client has caught up with its master */
+	STORE_EV_MASTER_LOST,      /* a client lost its master */
+	STORE_EV_NEW_MASTER,       /* a client found a (new) master */
+	STORE_EV_DUPMASTER,        /* this master met another: it no longer serves (store_demote) */
+	STORE_EV_PERM_FAILED       /* a commit did not get the acknowledgements it needed */
+};
+
+struct store;
+
+/*
+ * The replication of one store: its own listener, the role it starts in and
+ * the master a client first asks for the group. Strings are copied at open.
+ */
+struct store_repl {
+	const char *host;          /* this environment's listener, e.g. "127.0.0.1" */
+	unsigned port;
+	enum store_role role;      /* how the environment starts; a restarted node: STORE_CLIENT */
+	int creator;               /* 1: a new group whose first master this is */
+	const char *helper_host;   /* a client's bootstrap helper: the group's master's listener */
+	unsigned helper_port;
+	enum store_ack ack;
+	unsigned ack_timeout_ms;   /* how long a commit waits for its acks; 0: 1000 */
+	unsigned heartbeat_ms;     /* sent every heartbeat_ms, a master silent 3x that is lost; 0: 200 */
+	/*
+	 * Called on replication's threads (STORE_EV_PERM_FAILED: on the
+	 * committing thread), possibly before store_open has returned st and
+	 * until store_close returns; it must not call store_promote,
+	 * store_demote or store_close. May be NULL.
+	 */
+	void (*event)(void *arg, struct store *st, enum store_event ev);
+	void *event_arg;
+};
 
 #define STORE_RING_MAX 64          /* upper bound of retry_keep */
 #define STORE_SERVICE_MAX 64       /* bytes of a service name, with its NUL */
@@ -31,6 +75,7 @@ struct store_config {
 	enum store_sync sync;
 	size_t cache_bytes;        /* Berkeley DB cache; 0: 32 MiB */
 	unsigned retry_keep;       /* responses kept per conversation, 1..STORE_RING_MAX; 0: 16 */
+	const struct store_repl *repl;  /* required for STORE_REPLICATED, else unused */
 };
 
 enum conv_state { CONV_LIVE = 1, CONV_ENDED = 2, CONV_EXPIRED = 3 };
@@ -71,8 +116,6 @@ struct store_conv {
 /* Release a store_conv's memory; it is zeroed and reusable. */
 void store_conv_clear(struct store_conv *c);
 
-struct store;
-
 /*
  * Open (creating, and recovering after a crash) the store described by cfg.
  * A disk store holds a lock on its directory while open: a second opener,
@@ -80,10 +123,22 @@ struct store;
  * its cache: a commit that does not fit fails with PARLEY_ENOMEM. On failure
  * returns PARLEY_EIO, PARLEY_EINVAL or PARLEY_ENOMEM with a message naming
  * the problem and what to do in err, and *out is NULL.
+ *
+ * A replicated store is a disk store (same directory, files and sync) that
+ * also starts replication on cfg->repl's listener. A master opens its
+ * databases at once. A client returns as soon as replication is started
+ * (when its helper does not answer yet, it keeps asking in the background)
+ * and is synced later (STORE_EV_SYNCED); it serves nothing until promoted,
+ * and applies its master's commits without flushing them (DB_TXN_NOSYNC).
+ * A restarted node opens as a client: what its log held beyond the master's
+ * is rolled back when it syncs.
  */
 int store_open(struct store **out, const struct store_config *cfg, char *err, size_t errlen);
 
-/* Close the store: checkpoints in disk mode. NULL is allowed. */
+/*
+ * Close the store: checkpoints in disk mode and on a replicated master, and
+ * stops replication. NULL is allowed.
+ */
 void store_close(struct store *st);
 
 /*
@@ -147,7 +202,13 @@ struct store_commit {
  * STORE_START, start_msgid); on failure meta is unchanged.
  *
  * Deadlocks are retried. Returns 0 once committed (with the configured
- * sync); PARLEY_EEXIST for STORE_START of an ID the store has (live or not);
+ * sync, and on a replicated master acknowledged as its ack policy asks);
+ * PARLEY_ENOTACKED when a replicated master committed but its copies were
+ * not acknowledged in time (meta is updated as on success: the commit stays
+ * here, and survives a failover only if a copy did arrive);
+ * PARLEY_ESTATE on a replicated store that is not a serving master (so do
+ * store_load, store_find_start, store_expire, store_purge and store_scan);
+ * PARLEY_EEXIST for STORE_START of an ID the store has (live or not);
  * PARLEY_ESTATE, PARLEY_ENOENT as above; PARLEY_EINVAL for a malformed c;
  * PARLEY_EIO / PARLEY_ENOMEM; with nothing stored on any failure.
  */
@@ -156,14 +217,17 @@ int store_commit(struct store *st, const struct store_commit *c);
 /*
  * Expire a live conversation: delete its bean and mark it CONV_EXPIRED at
  * now_ms, keeping its answers until it is purged. Returns 0, PARLEY_ENOENT
- * when it is unknown or no longer live, or PARLEY_EIO.
+ * when it is unknown or no longer live, or PARLEY_EIO; replicated, also
+ * PARLEY_ENOTACKED (expired here all the same) and PARLEY_ESTATE as
+ * store_commit.
  */
 int store_expire(struct store *st, const char *id, int64_t now_ms);
 
 /*
  * Delete everything kept of a conversation that is no longer live: metadata,
  * answers and its start index entry. Returns 0, PARLEY_ENOENT, PARLEY_ESTATE
- * when it is still live, or PARLEY_EIO.
+ * when it is still live (or replicated, as store_commit), PARLEY_ENOTACKED
+ * as store_commit, or PARLEY_EIO.
  */
 int store_purge(struct store *st, const char *id);
 
@@ -189,11 +253,80 @@ void store_each_service(struct store *st, void (*cb)(void *arg, const char *serv
     void *arg);
 
 /*
- * Checkpoint and remove log files no longer needed (disk mode; nothing to do
- * in memory). Call it periodically (say every minute): until a checkpoint,
- * no log file can be removed, and recovery at the next open replays them all.
- * Returns 0 or PARLEY_EIO.
+ * Checkpoint and remove log files no longer needed (disk and replicated
+ * modes, master or client; nothing to do in memory). Call it periodically
+ * (say every minute): until a checkpoint, no log file can be removed, and
+ * recovery at the next open replays them all. Returns 0 or PARLEY_EIO.
  */
 int store_checkpoint(struct store *st);
+
+/* ---- replication (STORE_REPLICATED only) ------------------------------------ */
+
+/*
+ * Make a replicated client the master of its group: from now on it takes
+ * commits and serves reads, with the configured sync. Works on a synced
+ * client and on one that lost its master a moment ago (failover): what it
+ * holds is what was acknowledged to the old master, and maybe more. Waits
+ * for commits in flight on this store. Returns 0 (also when it already is
+ * the serving master), PARLEY_EINVAL for a store that is not replicated, or
+ * PARLEY_EIO with a message in err; on failure the store does not serve.
+ */
+int store_promote(struct store *st, char *err, size_t errlen);
+
+/*
+ * Make a replicated master (or one that met another master, after
+ * STORE_EV_DUPMASTER) a client again: it stops serving at once (waiting for
+ * calls in flight), its live counts drop to 0 and it syncs with whichever
+ * master the group has. Returns 0 (also when it already is a client),
+ * PARLEY_EINVAL when not replicated, or PARLEY_EIO with a message in err.
+ */
+int store_demote(struct store *st, char *err, size_t errlen);
+
+/*
+ * On a master: remove from the group's membership every other site not in
+ * hosts[i]:ports[i] (n of them, compared as given, so name each site as it
+ * names itself), so that ack all waits only for the group's current
+ * secondaries (a dead site left in the membership fails every commit). Sites
+ * listed but not members are left to join by themselves. Returns 0,
+ * PARLEY_EINVAL when not replicated, PARLEY_ESTATE when not master,
+ * PARLEY_ENOMEM, or PARLEY_EIO with a message in err (some sites may then
+ * be removed already).
+ */
+int store_set_secondaries(struct store *st, const char *const *hosts, const unsigned *ports,
+    size_t n, char *err, size_t errlen);
+
+/* 1 when st is a replicated store serving as master, else 0. */
+int store_is_master(struct store *st);
+
+/*
+ * 1 when st is a serving master, or a client that has caught up with a
+ * master since it started or was last demoted; else 0 (and for a store that
+ * is not replicated).
+ */
+int store_is_synced(struct store *st);
+
+/* A snapshot of a replicated store's state. */
+struct store_repl_stats {
+	enum store_role role;
+	int synced;                /* as store_is_synced */
+	uint64_t commits;          /* transactions this store committed as master */
+	uint64_t perm_failed;      /* of them, not acknowledged (PARLEY_ENOTACKED) */
+	unsigned sites;            /* other sites this one knows of */
+	unsigned connected;        /* of them, connected now */
+	int master_id;             /* the group's master as replication numbers sites; -1: none known */
+	uint32_t generation;       /* the group's generation: a new master starts a new one */
+	uint32_t next_lsn_file;    /* a master's next log record, or the next a client expects */
+	uint32_t next_lsn_offset;
+	uint32_t perm_lsn_file;    /* the last durable (permanent) record here */
+	uint32_t perm_lsn_offset;
+	uint64_t log_queued;       /* records a client holds out of order, waiting for a gap */
+	uint64_t msgs_dropped;     /* messages dropped for a full send queue (no acks: throttle) */
+};
+
+/*
+ * Fill out with st's replication state. Returns 0, PARLEY_EINVAL when st is
+ * not replicated, or PARLEY_EIO (out is then unspecified).
+ */
+int store_repl_stats(struct store *st, struct store_repl_stats *out);
 
 #endif /* PARLEY_STORE_H */
