@@ -40,6 +40,7 @@ struct holding {
 	_Atomic int64_t lease_until;    /* monotonic ms; 0: no lease */
 	atomic_uint_fast64_t epoch;     /* the epoch it is (to be) served at */
 	char applied_peer[MGR_REPL_MAX];/* the secondary store_set_secondaries was given */
+	int64_t members_tried_ms;       /* when the membership was last trimmed */
 	int64_t open_failed_ms;         /* when opening last failed (retry later) */
 };
 
@@ -369,13 +370,51 @@ open_store(struct holdings *h, struct holding *e, const struct wish *w)
 	return 0;
 }
 
+/*
+ * Keep a primary's replication group down to its designated secondary (the
+ * manager's peer; none while the manager does not know where it listens):
+ * a member that died would otherwise stay, and a group of two that lost one
+ * can change its membership only while it has no third member, so the
+ * manager names a new secondary only once this is done (the primary says so
+ * in its heartbeat answer, holdings_report).
+ */
+static void
+trim_members(struct holding *e, const struct wish *w)
+{
+	struct store_repl_stats rs;
+	char err[512], host[MGR_REPL_MAX];
+	const char *hosts[1];
+	unsigned ports[1], n = 0;
+	int64_t now = mono_ms();
+
+	if (w->peer[0] != '\0' && strcmp(w->peer, e->applied_peer) == 0)
+		return;
+	if (store_repl_stats(e->st, &rs) != 0)
+		return;
+	/* Not knowing the secondary yet, only members that are all gone go (not one joining). */
+	if (w->peer[0] == '\0' && (rs.sites == 0 || rs.connected > 0))
+		return;
+	if (now - e->members_tried_ms < 500)
+		return;
+	e->members_tried_ms = now;
+	if (w->peer[0] != '\0' && split_peer(w->peer, host, sizeof host, &ports[0]) == 0) {
+		hosts[0] = host;
+		n = 1;
+	}
+	if (store_set_secondaries(e->st, hosts, ports, n, err, sizeof err) != 0) {
+		log_debug("group %s: its replication group keeps old members for now (%s)",
+		    e->group, err);
+		return;
+	}
+	if (n == 1)
+		snprintf(e->applied_peer, sizeof e->applied_peer, "%s", w->peer);
+}
+
 /* Make e match w (the holdings' thread only). */
 static void
 reconcile(struct holdings *h, struct holding *e, const struct wish *w)
 {
-	char err[512], host[MGR_REPL_MAX];
-	const char *hosts[1];
-	unsigned ports[1];
+	char err[512];
 	int rc, notify = 0;
 
 	if (e->st == NULL) {
@@ -405,16 +444,9 @@ reconcile(struct holdings *h, struct holding *e, const struct wish *w)
 		e->applied_peer[0] = '\0';
 		log_info("group %s: this node keeps its secondary copy now", e->group);
 	}
+	if (w->want == WANT_PRIMARY)
+		trim_members(e, w);
 	if (w->want == WANT_PRIMARY) {
-		if (w->peer[0] != '\0' && strcmp(w->peer, e->applied_peer) != 0 &&
-		    split_peer(w->peer, host, sizeof host, &ports[0]) == 0) {
-			hosts[0] = host;
-			/* Tried once per secondary: a dead member may not be removable. */
-			if (store_set_secondaries(e->st, hosts, ports, 1, err, sizeof err) != 0)
-				log_info("group %s: its old copies stay members of its replication "
-				    "group for now (%s)", e->group, err);
-			snprintf(e->applied_peer, sizeof e->applied_peer, "%s", w->peer);
-		}
 		if (atomic_load(&e->epoch) != w->epoch) {
 			/* A new epoch needs a new lease. */
 			atomic_store(&e->lease_until, 0);
@@ -466,10 +498,14 @@ static void
 apply_wishes(struct holdings *h, const struct wish *wishes, unsigned n)
 {
 	struct holding *e, *gone[MAX_HELD];
-	unsigned i, j, n_gone = 0;
+	unsigned i, j, k, n_gone = 0;
 	int wanted;
 
-	for (i = 0; i < n; i++) {
+	/* Primaries first: a promotion keeps a group unavailable, a new copy does not. */
+	for (k = 0; k < 2 * n; k++) {
+		i = k % n;
+		if ((k < n) != (wishes[i].want == WANT_PRIMARY))
+			continue;
 		pthread_rwlock_rdlock(&h->lock);
 		e = find(h, wishes[i].group);
 		pthread_rwlock_unlock(&h->lock);
@@ -595,7 +631,15 @@ holdings_report(struct holdings *h, struct mgr_holding *out, unsigned cap)
 		out[n].primary = store_is_master(e->st);
 		out[n].epoch = atomic_load(&e->epoch);
 		snprintf(out[n].repl, sizeof out[n].repl, "%s:%u", h->repl_host, e->port);
-		out[n].synced = store_is_synced(e->st);
+		if (out[n].primary) {
+			struct store_repl_stats rs;
+
+			/* A primary is "synced" when no member but its secondary is left. */
+			out[n].synced = store_repl_stats(e->st, &rs) == 0 && rs.sites <= 1 &&
+			    rs.sites == rs.connected;
+		} else {
+			out[n].synced = store_is_synced(e->st);
+		}
 		n++;
 	}
 	pthread_rwlock_unlock(&h->lock);

@@ -404,6 +404,8 @@ assign(struct mgr_group *groups, unsigned n_groups, const char *const *ids, cons
 			snprintf(g->secondary, sizeof g->secondary, "%s", next);
 			g->secondary_repl[0] = '\0';
 			g->secondary_synced = 0;
+			/* Its primary must drop the old member before a new one joins. */
+			g->primary_clean = 0;
 			changed++;
 		}
 	}
@@ -767,6 +769,7 @@ failover(struct manager *m)
 		g->secondary[0] = '\0';
 		g->secondary_repl[0] = '\0';
 		g->secondary_synced = 0;
+		g->primary_clean = 0;
 		g->epoch++;
 		promoted++;
 	}
@@ -851,11 +854,15 @@ take_holdings(struct manager *m, const struct node_entry *e, const struct mgr_he
 			g = &m->groups[j];
 			if (strncmp(g->name, h->group, sizeof g->name) != 0)
 				continue;
-			if (h->primary && strcmp(g->primary, e->n.id) == 0 &&
-			    strncmp(g->primary_repl, h->repl, sizeof g->primary_repl) != 0) {
-				snprintf(g->primary_repl, sizeof g->primary_repl, "%.*s",
-				    (int)sizeof h->repl - 1, h->repl);
-				changed = 1;
+			if (h->primary && strcmp(g->primary, e->n.id) == 0) {
+				if (strncmp(g->primary_repl, h->repl, sizeof g->primary_repl) != 0) {
+					snprintf(g->primary_repl, sizeof g->primary_repl, "%.*s",
+					    (int)sizeof h->repl - 1, h->repl);
+					changed = 1;
+				}
+				if (h->synced && !g->primary_clean)
+					changed = 1;
+				g->primary_clean = h->synced != 0;
 			} else if (!h->primary && strcmp(g->secondary, e->n.id) == 0) {
 				if (strncmp(g->secondary_repl, h->repl, sizeof g->secondary_repl) != 0) {
 					snprintf(g->secondary_repl, sizeof g->secondary_repl, "%.*s",
@@ -889,6 +896,9 @@ heartbeat_fill(const struct manager *m, const struct node_entry *e, struct mgr_h
 		int primary = strcmp(g->primary, e->n.id) == 0;
 
 		if (!primary && strcmp(g->secondary, e->n.id) != 0)
+			continue;
+		/* A new secondary waits until the primary's group can take it in. */
+		if (!primary && (!g->primary_clean || g->primary_repl[0] == '\0'))
 			continue;
 		snprintf(a->group, sizeof a->group, "%s", g->name);
 		a->primary = primary;
@@ -1100,6 +1110,7 @@ manager_register_node(struct manager *m, const char *id, const char *address,
 		g->secondary[0] = '\0';
 		g->secondary_repl[0] = '\0';
 		g->secondary_synced = 0;
+		g->primary_clean = 0;
 		g->epoch++;
 		m->stats.failovers++;
 	}

@@ -40,6 +40,8 @@ struct mgr_group {
 	char primary_repl[MGR_REPL_MAX];         /* the primary's replication listener, or "" */
 	char secondary_repl[MGR_REPL_MAX];       /* the secondary's, or "" */
 	int secondary_synced;                    /* the secondary has caught up */
+	int primary_clean;                       /* the primary's replication group has no
+						    member but its secondary */
 };
 
 struct mgr_route {
@@ -73,7 +75,8 @@ struct mgr_holding {
 	int primary;                             /* its store is the group's master */
 	uint64_t epoch;
 	char repl[MGR_REPL_MAX];                 /* its replication listener */
-	int synced;                              /* a secondary that has caught up */
+	int synced;                              /* a secondary that has caught up; a
+						    primary whose group has no other member */
 };
 
 /* A node's claim to serve group at epoch; granted, the lease for it. */

@@ -87,7 +87,14 @@ ack_policy(enum store_ack ack)
 		return DB_REPMGR_ACKS_NONE;
 	case STORE_ACK_ALL:
 	default:
-		return DB_REPMGR_ACKS_ALL;
+		/*
+		 * Every copy that is connected, and at least one. A secondary
+		 * that died stays in the group's membership (removing a member
+		 * needs acknowledgements a group that lost its copy cannot
+		 * give), and must not fail every commit once the manager has
+		 * given the group a new secondary.
+		 */
+		return DB_REPMGR_ACKS_ALL_AVAILABLE;
 	}
 }
 
@@ -158,6 +165,14 @@ repl_create(struct repl **out, DB_ENV *env, struct store *owner,
 	/* The cluster's manager promotes; repmgr must never elect by itself. */
 	if ((ret = env->rep_set_config(env, DB_REPMGR_CONF_ELECTIONS, 0)) != 0) {
 		what = "turning elections off";
+		goto fail;
+	}
+	/*
+	 * A call that meets replication at work (a lockout) returns at once
+	 * instead of sleeping in Berkeley DB for seconds; the store retries it.
+	 */
+	if ((ret = env->rep_set_config(env, DB_REP_CONF_NOWAIT, 1)) != 0) {
+		what = "setting NOWAIT";
 		goto fail;
 	}
 	if ((ret = env->rep_set_config(env, DB_REPMGR_CONF_2SITE_STRICT, 0)) != 0) {

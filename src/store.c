@@ -105,6 +105,7 @@ dbcode(int ret)
 		return PARLEY_EEXIST;
 	case DB_LOCK_DEADLOCK:
 	case DB_LOCK_NOTGRANTED:
+	case DB_REP_LOCKOUT:       /* replication at work for a moment (DB_REP_CONF_NOWAIT) */
 		return PARLEY_AGAIN;
 	case ENOMEM:
 		return PARLEY_ENOMEM;
@@ -188,8 +189,13 @@ run_txn(struct store *st, txn_body body, void *arg)
 	seed = ((uint64_t)(uintptr_t)&now ^ (uint64_t)now.tv_nsec) | 1;
 	for (try = 0; try < TXN_TRIES; try++) {
 		txn = NULL;
-		if ((ret = st->env->txn_begin(st->env, NULL, &txn, 0)) != 0)
+		if ((ret = st->env->txn_begin(st->env, NULL, &txn, 0)) != 0) {
+			if (ret == DB_REP_LOCKOUT) {
+				backoff(try, &seed);
+				continue;
+			}
 			return dbcode(ret) == PARLEY_ENOMEM ? PARLEY_ENOMEM : PARLEY_EIO;
+		}
 		rc = body(st, txn, arg);
 		if (rc != 0) {
 			if ((ret = txn->abort(txn)) != 0) {

@@ -101,6 +101,7 @@ class Shopper(threading.Thread):
         self.times = []          # when each add was acknowledged
         self.retries = 0
         self.error = None
+        self.log = []            # failed attempts: when, node, what
 
     def call(self, fn):
         """fn(cart) on random nodes until it answers 200; returns the answer."""
@@ -115,8 +116,12 @@ class Shopper(threading.Thread):
                     c.close()
                 if a.status == 200:
                     return a
-            except (OSError, TestFailure, ValueError):
-                pass
+                f = a.fault() if a.root is not None else None
+                self.log.append("%.3f %s %d %s" % (time.time(), n.name, a.status,
+                                                   f[2][:120] if f else ""))
+            except (OSError, TestFailure, ValueError) as e:
+                self.log.append("%.3f %s %r" % (time.time(), n.name, e))
+            del self.log[:-20]
             self.retries += 1
             time.sleep(0.03)
         raise TestFailure("shopper %d: no node answered for 20 s" % self.k)
@@ -163,7 +168,12 @@ def load(nodes, seconds_before, action, seconds_after):
         check(after, "shopper %d got answers after the kill" % s.k)
         edge = [before[-1]] if before else [t_action]
         times = edge + after
-        gap = max([gap] + [b - a for a, b in zip(times, times[1:])])
+        g = max([0.0] + [b - a for a, b in zip(times, times[1:])])
+        if g > 1.0:
+            print("shopper %d (cart %s) waited %.2f s; its last failed attempts:" % (s.k, s.cid, g))
+            for e in s.log[-6:]:
+                print("   ", e)
+        gap = max(gap, g)
     return shoppers, gap
 
 

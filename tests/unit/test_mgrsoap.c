@@ -774,7 +774,7 @@ test_wsdl(void)
 	struct buf b = BUF_INIT;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(svc);
-	CU_ASSERT_EQUAL(svc->n_ops, 7);
+	CU_ASSERT_EQUAL(svc->n_ops, 8);
 	CU_ASSERT_EQUAL(registry_write_wsdl(svc, nd.address, &b), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(b.data, "ListConversations"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(b.data, MGR_PATH "\""));

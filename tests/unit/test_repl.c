@@ -270,8 +270,9 @@ test_nodelay(void)
 }
 
 /*
- * The master's commits reach a synced client, which serves nothing; with
- * the client gone a commit under ack all is stored but PARLEY_ENOTACKED.
+ * The master's commits reach a synced client, which serves nothing. Ack all
+ * waits for every connected copy, and needs one: with the client gone a
+ * commit is stored here but PARLEY_ENOTACKED.
  */
 static void
 test_ack_all(void)
@@ -314,12 +315,33 @@ test_ack_all(void)
 	CU_ASSERT_EQUAL(s.synced, 1);
 
 	node_close(b);
-	rc = conv_put(a->st, "unacked");
+	/* No copy at all: stored here, not acknowledged. */
+	rc = conv_put(a->st, "alone");
 	CU_ASSERT_EQUAL(rc, PARLEY_ENOTACKED);
+	CU_ASSERT_EQUAL(conv_check(a->st, "alone"), 0);
+	CU_ASSERT_EQUAL(store_repl_stats(a->st, &s), 0);
+	CU_ASSERT(s.perm_failed >= 1);
+	node_close(a);
+	free(a);
+	free(b);
+}
+
+/* Ack one needs a copy: with the client gone a commit is stored but PARLEY_ENOTACKED. */
+static void
+test_ack_one(void)
+{
+	struct node *a = calloc(1, sizeof *a), *b = calloc(1, sizeof *b);
+	struct store_repl_stats s;
+
+	CU_ASSERT_FATAL(a != NULL && b != NULL);
+	pair_open(a, b, "ack_one", STORE_ACK_ONE);
+	CU_ASSERT_EQUAL(conv_put(a->st, "acked"), 0);
+	node_close(b);
+	CU_ASSERT_EQUAL(conv_put(a->st, "unacked"), PARLEY_ENOTACKED);
 	/* Stored here all the same. */
 	CU_ASSERT_EQUAL(conv_check(a->st, "unacked"), 0);
 	CU_ASSERT_EQUAL(store_repl_stats(a->st, &s), 0);
-	CU_ASSERT_EQUAL(s.commits, 22);
+	CU_ASSERT_EQUAL(s.commits, 4);
 	CU_ASSERT(s.perm_failed >= 1);
 	CU_ASSERT(atomic_load(&a->ev[STORE_EV_PERM_FAILED]) >= 1);
 	node_close(a);
@@ -349,8 +371,9 @@ test_ack_none(void)
 
 /*
  * Failover: the master goes, its client is promoted a moment later and
- * holds every acknowledged commit. Its dead peer fails every ack-all
- * commit until store_set_secondaries removes it; a new client then acks.
+ * holds every acknowledged commit. Under ack one its dead peer fails every
+ * commit until a new client acknowledges; store_set_secondaries removes the
+ * dead one from the membership.
  */
 static void
 test_failover(void)
@@ -365,7 +388,7 @@ test_failover(void)
 	int i, ok;
 
 	CU_ASSERT_FATAL(a != NULL && b != NULL && c != NULL);
-	pair_open(a, b, "failover", STORE_ACK_ALL);
+	pair_open(a, b, "failover", STORE_ACK_ONE);
 	for (i = 0; i < 10; i++) {
 		snprintf(id, sizeof id, "conv-%d", i);
 		CU_ASSERT_EQUAL(conv_put(a->st, id), 0);
@@ -386,16 +409,15 @@ test_failover(void)
 	CU_ASSERT_EQUAL(conv_put(b->st, "after-failover"), PARLEY_ENOTACKED);
 	CU_ASSERT_EQUAL(conv_check(b->st, "after-failover"), 0);
 
-	/* Without it the group is B alone, and ack all asks for nobody. */
+	/* Without it the group is B alone. */
 	CU_ASSERT_EQUAL_FATAL(store_set_secondaries(b->st, NULL, NULL, 0, err, sizeof err), 0);
 	until = now_ms() + SYNC_WAIT_MS;
 	while (store_repl_stats(b->st, &s) == 0 && s.sites > 0 && now_ms() < until)
 		sleep_ms(20);
 	CU_ASSERT_EQUAL(s.sites, 0);
-	CU_ASSERT_EQUAL(conv_put(b->st, "alone"), 0);
 
 	/* A new client joins, syncs and acknowledges. */
-	node_init(c, "failover-c", free_port(), STORE_ACK_ALL);
+	node_init(c, "failover-c", free_port(), STORE_ACK_ONE);
 	CU_ASSERT_FATAL(node_open(c, STORE_CLIENT, b->repl.port) == 0);
 	CU_ASSERT_FATAL(wait_synced(c->st));
 	hosts[0] = HOST;
@@ -429,7 +451,7 @@ test_rollback(void)
 	char err[256];
 
 	CU_ASSERT_FATAL(a != NULL && b != NULL);
-	pair_open(a, b, "rollback", STORE_ACK_ALL);
+	pair_open(a, b, "rollback", STORE_ACK_ONE);
 	CU_ASSERT_EQUAL(conv_put(a->st, "kept"), 0);
 	node_close(b);
 	CU_ASSERT_EQUAL(conv_put(a->st, "lost"), PARLEY_ENOTACKED);
@@ -532,6 +554,7 @@ main(void)
 		{ "nodelay", test_nodelay },
 		{ "config", test_config },
 		{ "ack_all", test_ack_all },
+		{ "ack_one", test_ack_one },
 		{ "ack_none", test_ack_none },
 		{ "failover", test_failover },
 		{ "rollback", test_rollback },
