@@ -41,6 +41,7 @@ struct holding {
 	atomic_uint_fast64_t epoch;     /* the epoch it is (to be) served at */
 	char applied_peer[MGR_REPL_MAX];/* the secondary store_set_secondaries was given */
 	int64_t members_tried_ms;       /* when the membership was last trimmed */
+	atomic_int rejoin;              /* removed from its group: open it again */
 	int64_t open_failed_ms;         /* when opening last failed (retry later) */
 };
 
@@ -312,6 +313,9 @@ store_event(void *arg, struct store *st, enum store_event ev)
 		atomic_store(&e->serving, 0);
 		atomic_store(&e->lease_until, 0);
 		break;
+	case STORE_EV_REMOVED:
+		atomic_store(&e->rejoin, 1);
+		break;
 	case STORE_EV_MASTER_LOST:
 		log_info("group %s: its primary is gone; waiting for the manager", e->group);
 		break;
@@ -417,6 +421,15 @@ reconcile(struct holdings *h, struct holding *e, const struct wish *w)
 	char err[512];
 	int rc, notify = 0;
 
+	/* A copy its group removed (it was thought dead) joins again from the start. */
+	if (e->st != NULL && atomic_load(&e->rejoin) && w->want == WANT_SECONDARY &&
+	    !store_is_master(e->st)) {
+		log_info("group %s: this node's copy was removed from the group; joining again",
+		    e->group);
+		store_close(e->st);
+		e->st = NULL;
+		atomic_store(&e->rejoin, 0);
+	}
 	if (e->st == NULL) {
 		if (mono_ms() - e->open_failed_ms < 1000)
 			return;

@@ -358,11 +358,13 @@ repl_event(struct repl *r, u_int32_t event, void *info)
 		atomic_store(&r->master, 0);
 		break;
 	case DB_EVENT_REP_LOCAL_SITE_REMOVED:
-		log_warnx("store: replication on %s:%u was removed from its group", r->host,
+		log_info("store: replication on %s:%u was removed from its group", r->host,
 		    r->port);
+		notify(r, STORE_EV_REMOVED);
 		break;
 	case DB_EVENT_REP_JOIN_FAILURE:
-		log_warnx("store: replication on %s:%u cannot join its group", r->host, r->port);
+		log_info("store: replication on %s:%u cannot join its group", r->host, r->port);
+		notify(r, STORE_EV_REMOVED);
 		break;
 	case DB_EVENT_PANIC:
 		log_warnx("store: Berkeley DB panic in the store on %s:%u: reopen it", r->host,

@@ -37,7 +37,9 @@ enum store_event {
 	STORE_EV_MASTER_LOST,      /* a client lost its master */
 	STORE_EV_NEW_MASTER,       /* a client found a (new) master */
 	STORE_EV_DUPMASTER,        /* this master met another: it no longer serves (store_demote) */
-	STORE_EV_PERM_FAILED       /* a commit did not get the acknowledgements it needed */
+	STORE_EV_PERM_FAILED,      /* a commit did not get the acknowledgements it needed */
+	STORE_EV_REMOVED           /* this client was removed from its group (or could not
+				      join it): close and open it again to join afresh */
 };
 
 struct store;
