@@ -497,6 +497,10 @@ def run(test_fn, name=None, limit=None):
         signal.alarm(0)
         for n in nodes:
             check_sanitizers(n)
+        known = set(n.proc.pid for n in nodes if n.proc is not None)
+        left = [p for p in strays(wd) if p not in known]
+        check(not left, "the test left %d process(es) it did not track running: %s"
+              % (len(left), left))
     except SkipTest as e:
         signal.alarm(0)
         print("SKIP: %s: %s" % (name, e))
@@ -538,6 +542,22 @@ def check_sanitizers(node):
             raise TestFailure("node %s's log has a sanitizer report:\n%s" % (node.name, log[max(0, i - 200):i + 3000]))
 
 
+def strays(wd):
+    """Processes (a node started by a script, say) whose command line names wd."""
+    found = []
+    mark = wd.encode()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                if mark in f.read():
+                    found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
 def cleanup(nodes, wd, keep=False):
     for n in nodes:
         try:
@@ -546,6 +566,15 @@ def cleanup(nodes, wd, keep=False):
                 n.proc.wait()
         except OSError:
             pass
+    # Nothing a test started may outlive it; a stray is a defect of the test.
+    left = strays(wd)
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    if left:
+        print("WARNING: killed %d process(es) the test left running in %s" % (len(left), wd))
     if keep:
         print("(work directory kept: %s)" % wd)
     else:

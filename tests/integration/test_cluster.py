@@ -209,7 +209,7 @@ def test(wd, nodes):
     owner_needs_no_manager(cluster)
     forwarded_answer_is_unchanged(cluster)
     loop_is_answered(cluster)
-    moved_after_owner_changes(wd, cluster)
+    moved_after_owner_changes(wd, nodes)      # it adds n4 to the nodes run() stops
     dead_and_alive(cluster)
     for n in nodes:
         if n.proc is not None:

@@ -42,16 +42,17 @@ def ctl(url, *args):
     return out.returncode, out.stdout, out.stderr
 
 
-def cluster(wd, form, base):
+def cluster(wd, form, base, command):
+    """cluster.sh COMMAND for the cluster of this form (its own directory)."""
     env = dict(os.environ, PARLEYD=os.path.join(TOP_BUILDDIR, "container", "parleyd"),
                PARLEY_CLUSTER_DIR=os.path.join(wd, form), PARLEY_CLUSTER_PORT=str(base))
-    return subprocess.run(["/bin/sh", CLUSTER_SH] + form.split(), capture_output=True, text=True,
-                          timeout=60, env=env, cwd=wd)
+    return subprocess.run(["/bin/sh", CLUSTER_SH] + command.split(), capture_output=True,
+                          text=True, timeout=60, env=env, cwd=wd)
 
 
 def check_form(wd, form):
     base = free_base()
-    out = cluster(wd, "start " + form, base)
+    out = cluster(wd, form, base, "start " + form)
     try:
         check(out.returncode == 0, "cluster.sh start %s failed:\n%s%s" % (form, out.stdout, out.stderr))
         n1, n2 = "http://127.0.0.1:%d" % (base + 1), "http://127.0.0.1:%d" % (base + 2)
@@ -84,8 +85,10 @@ def check_form(wd, form):
               "parleyctl status (%s): rc %d\n%s" % (form, rc, text[:500]))
         print("%s: parleyctl nodes, groups, locate and status answer" % form)
     finally:
-        stop = cluster(wd, "stop", base)
+        stop = cluster(wd, form, base, "stop")
         check(stop.returncode == 0, "cluster.sh stop: %s%s" % (stop.stdout, stop.stderr))
+        check(stop.stdout.count("stopped ") == (3 if form == "embedded" else 4),
+              "cluster.sh stop stopped every node of the %s form: %s" % (form, stop.stdout))
 
 
 def test(wd, nodes):
