@@ -884,6 +884,7 @@ take_holdings(struct manager *m, const struct node_entry *e, const struct mgr_he
 static void
 heartbeat_fill(const struct manager *m, const struct node_entry *e, struct mgr_heartbeat *hb)
 {
+	const struct node_entry *p;
 	unsigned i;
 
 	memset(hb, 0, sizeof *hb);
@@ -897,8 +898,9 @@ heartbeat_fill(const struct manager *m, const struct node_entry *e, struct mgr_h
 
 		if (!primary && strcmp(g->secondary, e->n.id) != 0)
 			continue;
-		/* A new secondary waits until the primary's group can take it in. */
-		if (!primary && (!g->primary_clean || g->primary_repl[0] == '\0'))
+		/* A new copy waits until the primary's replication group can take it in. */
+		if (!primary && (p = node_find(m, g->primary)) != NULL && p->replicated &&
+		    (!g->primary_clean || g->primary_repl[0] == '\0'))
 			continue;
 		snprintf(a->group, sizeof a->group, "%s", g->name);
 		a->primary = primary;

@@ -113,7 +113,7 @@ static void
 test_errors(void)
 {
 	expect_error("workers = 4\nbogus = 1\n", 2, "unknown key 'bogus'");
-	expect_error("\n\nstore = tape\n", 3, "must be memory or disk");
+	expect_error("\n\nstore = tape\n", 3, "must be memory, disk or replicated");
 	expect_error("sync = sometimes\n", 1, "must be full, write or none");
 	expect_error("workers = 0\n", 1, "out of range");
 	expect_error("workers = 1000\n", 1, "out of range");
