@@ -1,13 +1,16 @@
 #!/bin/sh
 # cluster.sh - a three-node Parley cluster on this machine's loopback.
 #
-#   samples/cluster/cluster.sh start [embedded|standalone]
+#   samples/cluster/cluster.sh start [embedded|standalone|replicated]
 #   samples/cluster/cluster.sh status
 #   samples/cluster/cluster.sh stop
 #
 # embedded (the default): the manager runs inside node n1 (127.0.0.1:8081);
 # n2 (:8082) and n3 (:8083) use it. standalone: a node that is only the
-# manager listens on 127.0.0.1:8080 and n1, n2, n3 all use it.
+# manager listens on 127.0.0.1:8080 and n1, n2, n3 all use it. replicated:
+# as embedded, with store = replicated: each node's group has a copy on the
+# next node (replication ports 9090-9093, 9100-9103, 9110-9113); kill -9 a
+# node and the manager makes its copy the primary.
 # Each process has its own data directory under $PARLEY_CLUSTER_DIR
 # (default ./cluster) and its log beside it. PARLEYD names the parleyd to run
 # (default: the one built in ./build, else the one on the PATH).
@@ -24,7 +27,6 @@ if [ -z "${PARLEYD:-}" ]; then
 		PARLEYD=$(command -v parleyd || true)
 	fi
 fi
-[ -n "$PARLEYD" ] || { echo "cluster.sh: no parleyd: build one (./setup.sh demo) or set PARLEYD" >&2; exit 1; }
 
 # Start one process: NAME PORT -D... ; waits until it answers.
 start_one() {
@@ -47,11 +49,21 @@ start_one() {
 }
 
 start() {
+	[ -n "$PARLEYD" ] || { echo "cluster.sh: no parleyd: build one (./setup.sh demo) or set PARLEYD" >&2; exit 1; }
 	mode=${1:-embedded}
 	mkdir -p "$dir"
+	r1= r2= r3=
 	case $mode in
 	embedded)
 		start_one n1 $((base + 1)) -D manager=embedded
+		manager=http://127.0.0.1:$((base + 1))/parley/manager
+		;;
+	replicated)
+		r1="-D store=replicated -D repl_ports=4 -D repl_listen=127.0.0.1:$((base + 1010))"
+		r2="-D store=replicated -D repl_ports=4 -D repl_listen=127.0.0.1:$((base + 1020))"
+		r3="-D store=replicated -D repl_ports=4 -D repl_listen=127.0.0.1:$((base + 1030))"
+		# shellcheck disable=SC2086
+		start_one n1 $((base + 1)) -D manager=embedded $r1
 		manager=http://127.0.0.1:$((base + 1))/parley/manager
 		;;
 	standalone)
@@ -60,12 +72,14 @@ start() {
 		start_one n1 $((base + 1)) -D manager="$manager"
 		;;
 	*)
-		echo "usage: cluster.sh start [embedded|standalone]" >&2
+		echo "usage: cluster.sh start [embedded|standalone|replicated]" >&2
 		exit 2
 		;;
 	esac
-	start_one n2 $((base + 2)) -D manager="$manager"
-	start_one n3 $((base + 3)) -D manager="$manager"
+	# shellcheck disable=SC2086
+	start_one n2 $((base + 2)) -D manager="$manager" $r2
+	# shellcheck disable=SC2086
+	start_one n3 $((base + 3)) -D manager="$manager" $r3
 	echo "manager: $manager (WSDL: $manager?wsdl)"
 	echo "try: parleyctl -u http://127.0.0.1:$((base + 2)) nodes; stop with: $0 stop"
 }
@@ -94,5 +108,5 @@ case "${1:-}" in
 start) shift; start "$@" ;;
 stop) stop ;;
 status) status ;;
-*) echo "usage: cluster.sh start [embedded|standalone] | status | stop" >&2; exit 2 ;;
+*) echo "usage: cluster.sh start [embedded|standalone|replicated] | status | stop" >&2; exit 2 ;;
 esac
