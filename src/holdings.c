@@ -391,17 +391,20 @@ trim_members(struct holding *e, const struct wish *w)
 	unsigned ports[1], n = 0;
 	int64_t now = mono_ms();
 
-	if (w->peer[0] != '\0' && strcmp(w->peer, e->applied_peer) == 0)
+	/* "": the manager does not know where the new secondary listens yet. */
+	if (w->peer[0] == '\0' || strcmp(w->peer, e->applied_peer) == 0)
 		return;
 	if (store_repl_stats(e->st, &rs) != 0)
 		return;
-	/* Not knowing the secondary yet, only members that are all gone go (not one joining). */
-	if (w->peer[0] == '\0' && (rs.sites == 0 || rs.connected > 0))
+	/* "-": every member goes (the old secondary, or an old primary), live or not. */
+	if (strcmp(w->peer, "-") == 0 && rs.sites == 0)
 		return;
 	if (now - e->members_tried_ms < 500)
 		return;
 	e->members_tried_ms = now;
-	if (w->peer[0] != '\0' && split_peer(w->peer, host, sizeof host, &ports[0]) == 0) {
+	if (strcmp(w->peer, "-") != 0) {
+		if (split_peer(w->peer, host, sizeof host, &ports[0]) != 0)
+			return;
 		hosts[0] = host;
 		n = 1;
 	}
@@ -447,6 +450,17 @@ reconcile(struct holdings *h, struct holding *e, const struct wish *w)
 		}
 		log_info("group %s: this node is its primary now, epoch %llu", e->group,
 		    (unsigned long long)w->epoch);
+		/*
+		 * The old primary leaves the replication group now: it may be
+		 * frozen, not dead, and when it wakes up it must meet no member
+		 * that takes it for a master (Berkeley DB would then turn both
+		 * into clients, and this copy could roll back to the old one).
+		 * A new secondary is named only after this (trim_members).
+		 */
+		if (store_set_secondaries(e->st, NULL, NULL, 0, err, sizeof err) != 0)
+			log_warnx("group %s: cannot drop the old primary from its replication "
+			    "group: %s", e->group, err);
+		e->applied_peer[0] = '\0';
 	} else if (w->want == WANT_SECONDARY && store_is_master(e->st)) {
 		quiesce(e);
 		if ((rc = store_demote(e->st, err, sizeof err)) != 0) {
@@ -647,9 +661,8 @@ holdings_report(struct holdings *h, struct mgr_holding *out, unsigned cap)
 		if (out[n].primary) {
 			struct store_repl_stats rs;
 
-			/* A primary is "synced" when no member but its secondary is left. */
-			out[n].synced = store_repl_stats(e->st, &rs) == 0 && rs.sites <= 1 &&
-			    rs.sites == rs.connected;
+			/* A primary is "synced" when no member is left (after "-"). */
+			out[n].synced = store_repl_stats(e->st, &rs) == 0 && rs.sites == 0;
 		} else {
 			out[n].synced = store_is_synced(e->st);
 		}

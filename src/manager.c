@@ -860,9 +860,11 @@ take_holdings(struct manager *m, const struct node_entry *e, const struct mgr_he
 					    (int)sizeof h->repl - 1, h->repl);
 					changed = 1;
 				}
-				if (h->synced && !g->primary_clean)
+				/* Its group is down to itself: the new secondary may join. */
+				if (h->synced && !g->primary_clean) {
+					g->primary_clean = 1;
 					changed = 1;
-				g->primary_clean = h->synced != 0;
+				}
 			} else if (!h->primary && strcmp(g->secondary, e->n.id) == 0) {
 				if (strncmp(g->secondary_repl, h->repl, sizeof g->secondary_repl) != 0) {
 					snprintf(g->secondary_repl, sizeof g->secondary_repl, "%.*s",
@@ -906,6 +908,9 @@ heartbeat_fill(const struct manager *m, const struct node_entry *e, struct mgr_h
 		a->primary = primary;
 		a->epoch = g->epoch;
 		snprintf(a->peer, sizeof a->peer, "%s", primary ? g->secondary_repl : g->primary_repl);
+		/* "-": drop every other member of the replication group first. */
+		if (primary && e->replicated && !g->primary_clean)
+			snprintf(a->peer, sizeof a->peer, "-");
 		hb->n_assignments++;
 	}
 }

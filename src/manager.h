@@ -40,8 +40,9 @@ struct mgr_group {
 	char primary_repl[MGR_REPL_MAX];         /* the primary's replication listener, or "" */
 	char secondary_repl[MGR_REPL_MAX];       /* the secondary's, or "" */
 	int secondary_synced;                    /* the secondary has caught up */
-	int primary_clean;                       /* the primary's replication group has no
-						    member but its secondary */
+	int primary_clean;                       /* since the secondary last changed, the
+						    primary has dropped every other member
+						    of its replication group */
 };
 
 struct mgr_route {
@@ -66,7 +67,9 @@ struct mgr_assignment {
 	char group[MGR_ID_MAX];
 	int primary;                             /* 1 primary, 0 secondary */
 	uint64_t epoch;
-	char peer[MGR_REPL_MAX];                 /* the other copy's listener, or "" (replicated) */
+	char peer[MGR_REPL_MAX];                 /* the other copy's listener, "" when not
+						    known yet, "-" (to a primary): drop
+						    every member first (replicated) */
 };
 
 /* A group a node's stores hold, as it answers a heartbeat (store = replicated). */
@@ -76,7 +79,7 @@ struct mgr_holding {
 	uint64_t epoch;
 	char repl[MGR_REPL_MAX];                 /* its replication listener */
 	int synced;                              /* a secondary that has caught up; a
-						    primary whose group has no other member */
+						    primary whose group has no member left */
 };
 
 /* A node's claim to serve group at epoch; granted, the lease for it. */

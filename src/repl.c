@@ -48,6 +48,7 @@ struct repl {
 	atomic_int started;            /* repmgr_start succeeded once */
 	atomic_uint_fast64_t commits;
 	atomic_uint_fast64_t perm_failed;
+	enum store_ack ack;            /* the configured policy */
 	/* A client's retries to join its group while the helper does not answer. */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -179,6 +180,7 @@ repl_create(struct repl **out, DB_ENV *env, struct store *owner,
 		what = "turning 2SITE_STRICT off";
 		goto fail;
 	}
+	r->ack = cfg->ack;
 	if ((ret = env->repmgr_set_ack_policy(env, ack_policy(cfg->ack))) != 0) {
 		what = "setting the ack policy";
 		goto fail;
@@ -540,4 +542,18 @@ repl_free(struct repl *r)
 	pthread_mutex_destroy(&r->mu);
 	free(r->host);
 	free(r);
+}
+
+int
+repl_quiet_acks(struct repl *r, int on)
+{
+	int ret;
+
+	ret = r->env->repmgr_set_ack_policy(r->env, ack_policy(on ? STORE_ACK_NONE : r->ack));
+	if (ret != 0) {
+		log_warnx("store: replication on %s:%u: cannot set the ack policy: %s", r->host,
+		    r->port, db_strerror(ret));
+		return PARLEY_EIO;
+	}
+	return 0;
 }

@@ -67,6 +67,14 @@ void repl_count(struct repl *r, int rc);
 int repl_set_secondaries(struct repl *r, const char *const *hosts, const unsigned *ports,
     size_t n, char *err, size_t errlen);
 
+/*
+ * Commit without waiting for acknowledgements (on 1) or with the configured
+ * policy again (on 0): a promoted store's own bookkeeping (opening its
+ * databases) must not wait for a copy that may be the frozen old master.
+ * Returns 0 or PARLEY_EIO.
+ */
+int repl_quiet_acks(struct repl *r, int on);
+
 /* Fill out with r's state (as store_repl_stats). Returns 0 or PARLEY_EIO. */
 int repl_stats(struct repl *r, struct store_repl_stats *out);
 

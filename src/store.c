@@ -1110,7 +1110,11 @@ store_promote(struct store *st, char *err, size_t errlen)
 		rc = PARLEY_EIO;
 		goto done;
 	}
-	if ((rc = open_dbs(st, err, errlen)) != 0 || (rc = count_all(st, err, errlen)) != 0)
+	/* Its databases' opening waits for no copy: the old master may be frozen, not gone. */
+	(void)repl_quiet_acks(st->repl, 1);
+	rc = open_dbs(st, err, errlen);
+	(void)repl_quiet_acks(st->repl, 0);
+	if (rc != 0 || (rc = count_all(st, err, errlen)) != 0)
 		goto done;
 	atomic_store(&st->serving, 1);
 done:
