@@ -76,6 +76,8 @@ struct locator {
 	char manager_incarnation[MGR_INCARNATION_MAX];
 	struct mgr_assignment assignments[MGR_ASSIGNMENTS_MAX];
 	unsigned n_assignments;
+	int64_t assigned_sent_ms;       /* the newest heartbeat whose assignments were taken */
+	char assigned_incarnation[MGR_INCARNATION_MAX];
 
 	atomic_uint_fast64_t locate_calls, register_calls, record_calls, owned, cache_hits,
 	    heartbeats, records_dropped, renewals, renewals_failed;
@@ -667,6 +669,7 @@ locator_heartbeat(void *locator, const struct mgr_heartbeat *hb, struct mgr_hear
 {
 	struct locator *l = locator;
 	unsigned i;
+	int fresh;
 
 	if (strcmp(hb->node, l->node_id) != 0)
 		return PARLEY_EINVAL;
@@ -678,17 +681,29 @@ locator_heartbeat(void *locator, const struct mgr_heartbeat *hb, struct mgr_hear
 		l->reregister = 1;
 		pthread_cond_broadcast(&l->work);
 	}
-	l->n_assignments = hb->n_assignments < MGR_ASSIGNMENTS_MAX ? hb->n_assignments
-	    : MGR_ASSIGNMENTS_MAX;
-	for (i = 0; i < l->n_assignments; i++)
-		l->assignments[i] = hb->assignments[i];
+	/*
+	 * A heartbeat that waited in this node's socket (the node was frozen)
+	 * may be read after newer ones: only the newest assignments count.
+	 */
+	fresh = strcmp(hb->manager_incarnation, l->assigned_incarnation) != 0 ||
+	    hb->sent_ms >= l->assigned_sent_ms;
+	if (fresh) {
+		l->assigned_sent_ms = hb->sent_ms;
+		copy(l->assigned_incarnation, sizeof l->assigned_incarnation,
+		    hb->manager_incarnation);
+		l->n_assignments = hb->n_assignments < MGR_ASSIGNMENTS_MAX ? hb->n_assignments
+		    : MGR_ASSIGNMENTS_MAX;
+		for (i = 0; i < l->n_assignments; i++)
+			l->assignments[i] = hb->assignments[i];
+		/* Under qmu, so that two heartbeats read at once are taken in order. */
+		if (l->holdings != NULL)
+			holdings_assign(l->holdings, hb->assignments, hb->n_assignments);
+	}
 	pthread_mutex_unlock(&l->qmu);
 	memset(reply, 0, sizeof *reply);
-	if (l->holdings != NULL) {
-		holdings_assign(l->holdings, hb->assignments, hb->n_assignments);
+	if (l->holdings != NULL)
 		reply->n_holdings = holdings_report(l->holdings, reply->holdings,
 		    MGR_ASSIGNMENTS_MAX);
-	}
 	copy(reply->node, sizeof reply->node, l->node_id);
 	copy(reply->incarnation, sizeof reply->incarnation, l->incarnation);
 	reply->conversations = l->live_count != NULL ? l->live_count(l->live_count_arg) : 0;

@@ -37,6 +37,16 @@
 
 #define TXN_TRIES 100                  /* deadlock retries of one transaction */
 /*
+ * A replicated store may be locked out for a moment while replication
+ * changes its state (a promotion, a client joining): a call is then tried
+ * again every LOCKOUT_WAIT_NS, for up to two seconds.
+ */
+#define LOCKOUT_TRIES 400
+#define LOCKOUT_WAIT_NS 5000000L
+
+/* Set by dbcode when the last failure of this thread was a lockout. */
+static _Thread_local int locked_out;
+/*
  * Opening a database on a replicated site may meet replication at work
  * (a dead handle, a lockout during a sync): retry for up to 10 s.
  */
@@ -103,9 +113,11 @@ dbcode(int ret)
 		return PARLEY_ENOENT;
 	case DB_KEYEXIST:
 		return PARLEY_EEXIST;
+	case DB_REP_LOCKOUT:       /* replication at work for a moment (DB_REP_CONF_NOWAIT) */
+		locked_out = 1;
+		return PARLEY_AGAIN;
 	case DB_LOCK_DEADLOCK:
 	case DB_LOCK_NOTGRANTED:
-	case DB_REP_LOCKOUT:       /* replication at work for a moment (DB_REP_CONF_NOWAIT) */
 		return PARLEY_AGAIN;
 	case ENOMEM:
 		return PARLEY_ENOMEM;
@@ -176,13 +188,21 @@ typedef int (*txn_body)(struct store *st, DB_TXN *txn, void *arg);
  * on a replicated master PARLEY_ENOTACKED when it committed without the
  * acknowledgements it needed.
  */
+static void
+lockout_wait(void)
+{
+	struct timespec ts = { 0, LOCKOUT_WAIT_NS };
+
+	nanosleep(&ts, NULL);
+}
+
 static int
 run_txn(struct store *st, txn_body body, void *arg)
 {
 	struct timespec now;
 	uint64_t seed;
 	DB_TXN *txn;
-	unsigned try;
+	unsigned try, lockouts = 0;
 	int rc, ret;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
@@ -190,12 +210,15 @@ run_txn(struct store *st, txn_body body, void *arg)
 	for (try = 0; try < TXN_TRIES; try++) {
 		txn = NULL;
 		if ((ret = st->env->txn_begin(st->env, NULL, &txn, 0)) != 0) {
-			if (ret == DB_REP_LOCKOUT) {
-				backoff(try, &seed);
+			if (ret == DB_REP_LOCKOUT && lockouts++ < LOCKOUT_TRIES) {
+				/* Replication at work: wait for it, not counted as a deadlock. */
+				try--;
+				lockout_wait();
 				continue;
 			}
 			return dbcode(ret) == PARLEY_ENOMEM ? PARLEY_ENOMEM : PARLEY_EIO;
 		}
+		locked_out = 0;
 		rc = body(st, txn, arg);
 		if (rc != 0) {
 			if ((ret = txn->abort(txn)) != 0) {
@@ -204,6 +227,13 @@ run_txn(struct store *st, txn_body body, void *arg)
 			}
 			if (rc != PARLEY_AGAIN)
 				return rc;
+			if (locked_out && lockouts++ < LOCKOUT_TRIES) {
+				locked_out = 0;
+				try--;
+				lockout_wait();
+				continue;
+			}
+			locked_out = 0;
 			backoff(try, &seed);
 			continue;
 		}
