@@ -42,6 +42,7 @@ struct holding {
 	char applied_peer[MGR_REPL_MAX];/* the secondary store_set_secondaries was given */
 	int64_t members_tried_ms;       /* when the membership was last trimmed */
 	atomic_int rejoin;              /* removed from its group: open it again */
+	atomic_int fenced;              /* met another master: never master again at this epoch */
 	int64_t open_failed_ms;         /* when opening last failed (retry later) */
 };
 
@@ -308,8 +309,9 @@ store_event(void *arg, struct store *st, enum store_event ev)
 		break;
 	case STORE_EV_DUPMASTER:
 		/* Another copy is master: this one must not take writes. */
-		log_warnx("group %s: another node is master too; this node stops serving it",
-		    e->group);
+		if (!atomic_exchange(&e->fenced, 1))
+			log_warnx("group %s: another node is master too; this node stops serving "
+			    "it", e->group);
 		atomic_store(&e->serving, 0);
 		atomic_store(&e->lease_until, 0);
 		break;
@@ -442,6 +444,16 @@ reconcile(struct holdings *h, struct holding *e, const struct wish *w)
 				e->open_failed_ms = mono_ms();
 			return;
 		}
+	}
+	/*
+	 * A copy that met another master was primary at an epoch that has
+	 * moved on (it was frozen, say): only a newer epoch makes it master
+	 * again, never what it was told before.
+	 */
+	if (atomic_load(&e->fenced)) {
+		if (w->want == WANT_PRIMARY && w->epoch <= atomic_load(&e->epoch))
+			return;
+		atomic_store(&e->fenced, 0);
 	}
 	if (w->want == WANT_PRIMARY && !store_is_master(e->st)) {
 		if ((rc = store_promote(e->st, err, sizeof err)) != 0) {
