@@ -495,6 +495,10 @@ run_start(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 			    "a new message needs a new MessageID", msgid);
 			goto fault;
 		}
+		if (rc == PARLEY_ETIMEDOUT) {
+			unavailable(d, &f, holdings_home(d->holdings));
+			goto fault;
+		}
 		if (rc != PARLEY_ENOENT) {
 			fault_set(&f, FAULT_RECEIVER, NULL, NULL, "the store failed: %s",
 			    parley_strerror(rc));
@@ -541,6 +545,10 @@ run_start(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 	rc = store_commit(st, &c);
 	if (rc == PARLEY_ENOTACKED) {
 		not_acked(&f);
+		goto fault;
+	}
+	if (rc == PARLEY_ETIMEDOUT) {
+		unavailable(d, &f, holdings_home(d->holdings));
 		goto fault;
 	}
 	if (rc != 0) {
@@ -597,6 +605,10 @@ run_held(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 	if (rc == PARLEY_ENOENT) {
 		fault_set(&f, FAULT_SENDER, NS_PC, "UnknownConversation",
 		    "conversation %s is not known here: it never existed, or it ended", id);
+		goto fault;
+	}
+	if (rc == PARLEY_ETIMEDOUT) {
+		unavailable(d, &f, group);
 		goto fault;
 	}
 	if (rc != 0) {
@@ -665,6 +677,10 @@ run_held(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 	buf_free(&call.bean_out);
 	if (rc == PARLEY_ENOTACKED) {
 		not_acked(&f);
+		goto fault;
+	}
+	if (rc == PARLEY_ETIMEDOUT) {
+		unavailable(d, &f, group);
 		goto fault;
 	}
 	if (rc != 0) {

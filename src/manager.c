@@ -401,6 +401,9 @@ assign(struct mgr_group *groups, unsigned n_groups, const char *const *ids, cons
 			break;
 		}
 		if (strcmp(g->secondary, next) != 0) {
+			log_info("group %s: secondary %s (it was %s)", g->name,
+			    next[0] != '\0' ? next : "none",
+			    g->secondary[0] != '\0' ? g->secondary : "none");
 			snprintf(g->secondary, sizeof g->secondary, "%s", next);
 			g->secondary_repl[0] = '\0';
 			g->secondary_synced = 0;

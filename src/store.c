@@ -39,9 +39,11 @@
 /*
  * A replicated store may be locked out for a moment while replication
  * changes its state (a promotion, a client joining): a call is then tried
- * again every LOCKOUT_WAIT_NS, for up to two seconds.
+ * again every LOCKOUT_WAIT_NS, for up to 300 ms, and then given up with
+ * PARLEY_ETIMEDOUT (the node answers "try again"): a worker that waits
+ * longer keeps heartbeats and other conversations waiting.
  */
-#define LOCKOUT_TRIES 400
+#define LOCKOUT_TRIES 60
 #define LOCKOUT_WAIT_NS 5000000L
 
 /* Set by dbcode when the last failure of this thread was a lockout. */
@@ -133,6 +135,9 @@ db_errcall(const DB_ENV *env, const char *pfx, const char *msg)
 	struct store *st = env->app_private;
 
 	(void)pfx;
+	/* A lockout under DB_REP_CONF_NOWAIT is expected and waited out (run_txn). */
+	if (strstr(msg, "BDB3509") != NULL)
+		return;
 	if (st != NULL && st->opening) {
 		if (st->dberr[0] == '\0')
 			snprintf(st->dberr, sizeof st->dberr, "%s", msg);
@@ -210,8 +215,10 @@ run_txn(struct store *st, txn_body body, void *arg)
 	for (try = 0; try < TXN_TRIES; try++) {
 		txn = NULL;
 		if ((ret = st->env->txn_begin(st->env, NULL, &txn, 0)) != 0) {
-			if (ret == DB_REP_LOCKOUT && lockouts++ < LOCKOUT_TRIES) {
+			if (ret == DB_REP_LOCKOUT) {
 				/* Replication at work: wait for it, not counted as a deadlock. */
+				if (lockouts++ >= LOCKOUT_TRIES)
+					return PARLEY_ETIMEDOUT;
 				try--;
 				lockout_wait();
 				continue;
@@ -227,8 +234,10 @@ run_txn(struct store *st, txn_body body, void *arg)
 			}
 			if (rc != PARLEY_AGAIN)
 				return rc;
-			if (locked_out && lockouts++ < LOCKOUT_TRIES) {
+			if (locked_out) {
 				locked_out = 0;
+				if (lockouts++ >= LOCKOUT_TRIES)
+					return PARLEY_ETIMEDOUT;
 				try--;
 				lockout_wait();
 				continue;
