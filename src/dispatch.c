@@ -753,12 +753,18 @@ static void
 moved(struct dispatch *d, struct message *m, const char *id, const char *group, struct fault *f)
 {
 	struct mgr_route r;
+	int rc;
 
-	if (locator_route(d->locator, group, &r) != 0 || r.node[0] == '\0' ||
-	    strcmp(r.node, d->node_id) == 0) {
+	rc = locator_route(d->locator, group, &r);
+	if (rc == PARLEY_ENOENT || (rc == 0 && r.node[0] == '\0')) {
 		fault_set(f, FAULT_SENDER, NS_PC, "UnknownConversation",
 		    "conversation %s belongs to group %s, which this node does not hold and the "
-		    "manager cannot place", id, group);
+		    "manager does not know", id, group);
+		return;
+	}
+	/* The owner is changing (a promotion under way): worth asking again shortly. */
+	if (rc != 0 || strcmp(r.node, d->node_id) == 0 || !r.alive) {
+		unavailable(d, f, group);
 		return;
 	}
 	fault_set(f, FAULT_SENDER, NS_PC, "Moved",

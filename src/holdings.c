@@ -641,6 +641,18 @@ holdings_assign(struct holdings *h, const struct mgr_assignment *a, unsigned n)
 	pthread_rwlock_unlock(&h->lock);
 	pthread_mutex_lock(&h->wmu);
 	for (i = 0; i < n; i++) {
+		unsigned j;
+		int known = 0;
+
+		for (j = 0; j < h->n_wishes; j++)
+			if (strcmp(h->wishes[j].group, a[i].group) == 0 &&
+			    h->wishes[j].want == (a[i].primary ? WANT_PRIMARY : WANT_SECONDARY) &&
+			    h->wishes[j].epoch == a[i].epoch)
+				known = 1;
+		if (!known)
+			log_info("group %s: the manager makes this node its %s, epoch %llu",
+			    a[i].group, a[i].primary ? "primary" : "secondary",
+			    (unsigned long long)a[i].epoch);
 		snprintf(h->wishes[i].group, sizeof h->wishes[i].group, "%s", a[i].group);
 		h->wishes[i].want = a[i].primary ? WANT_PRIMARY : WANT_SECONDARY;
 		h->wishes[i].epoch = a[i].epoch;

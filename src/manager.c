@@ -54,6 +54,7 @@ struct node_entry {
 	int replicated;                /* its store is replicated: its groups fail over */
 	int64_t lease_until;           /* monotonic ms: the end of the last lease granted to it */
 	int stall_logged;              /* "no secondary to promote" was said for this death */
+	int kicked;                    /* a kick came while its heartbeat was busy */
 };
 
 /* Live conversations of one group (which may be one nobody registered). */
@@ -717,8 +718,13 @@ kick(struct manager *m)
 
 	for (i = 0; i < m->n_nodes; i++) {
 		e = m->nodes[i];
-		if (!e->has_thread || e->state != HB_IDLE)
+		if (!e->has_thread)
 			continue;
+		if (e->state != HB_IDLE) {
+			/* Sent when the heartbeat in flight is done (node_main). */
+			e->kicked = 1;
+			continue;
+		}
 		heartbeat_fill(m, e, &e->hb);
 		e->state = HB_QUEUED;
 		pthread_cond_signal(&e->wake);
@@ -835,6 +841,8 @@ answered(struct node_entry *e)
 	if (!e->n.alive) {
 		e->n.alive = 1;
 		log_info("node %s (%s) is alive again", e->n.id, e->n.address);
+		/* It may take back the copy of its own group (assign). */
+		e->m->reassign = 1;
 	}
 }
 
@@ -960,6 +968,11 @@ node_main(void *arg)
 		} else if (!e->judged)
 			missed(m, e);
 		e->judged = 0;
+		if (e->kicked && e->state == HB_IDLE && e->n.alive) {
+			e->kicked = 0;
+			heartbeat_fill(m, e, &e->hb);
+			e->state = HB_QUEUED;
+		}
 	}
 	pthread_mutex_unlock(&m->mu);
 	return NULL;
