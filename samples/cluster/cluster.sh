@@ -101,7 +101,7 @@ start() {
 	start_one n2 $((base + 2)) -D manager="$manager" $r2
 	# shellcheck disable=SC2086
 	start_one n3 $((base + 3)) -D manager="$manager" $r3
-	echo "manager: $manager (WSDL: $manager?wsdl)"
+	echo "manager: $manager (WSDL: ${manager%%,*}?wsdl)"
 	echo "try: parleyctl -u http://127.0.0.1:$((base + 2)) nodes; stop with: $0 stop"
 }
 
