@@ -903,7 +903,9 @@ failover(struct manager *m)
 	if (next == NULL) {
 		if ((next = malloc((m->n_groups + 1) * sizeof *next)) == NULL)
 			return;
-		memcpy(next, m->groups, m->n_groups * sizeof *next);
+		/* A takeover asks for a choice of secondaries before any group exists. */
+		if (m->n_groups > 0)
+			memcpy(next, m->groups, m->n_groups * sizeof *next);
 	}
 	if (node_list(m, &ids, &alive) != 0)
 		goto done;
