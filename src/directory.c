@@ -839,7 +839,7 @@ directory_replicated(const struct directory *d)
 int
 directory_is_master(const struct directory *d)
 {
-	return atomic_load(&((struct directory *)(uintptr_t)d)->master);
+	return atomic_load(&d->master);
 }
 
 int
