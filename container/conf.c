@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addrlist.h"
 #include "conf.h"
 #include "idgen.h"
 #include "log.h"
@@ -32,7 +33,8 @@ enum kind {
 	K_LEVEL,
 	K_MANAGER,
 	K_ROLE,
-	K_URL           /* "" or http://HOST:PORT */
+	K_URL,          /* "" or http://HOST:PORT */
+	K_SITES         /* "" or HOST:PORT,HOST:PORT... */
 };
 
 struct key {
@@ -79,7 +81,14 @@ static const struct key keys[] = {
 	{ "role", K_ROLE, NUM(role), 0, 0, "node",
 	  "node (serves services, holds conversations) or manager (only the manager)" },
 	{ "manager", K_MANAGER, STR(manager), 0, 0, "embedded",
-	  "the conversation manager: embedded, or http://HOST:PORT/parley/manager" },
+	  "the conversation manager: embedded, or http://HOST:PORT/parley/manager (several, "
+	  "comma-separated: the manager sites; the node uses the active one)" },
+	{ "manager_repl", K_SITES, STR(manager_repl), 0, 0, "",
+	  "role = manager: HOST:PORT of this manager site's replication listener (its tables "
+	  "are replicated to the other sites; Berkeley DB elects the active one)" },
+	{ "manager_sites", K_SITES, STR(manager_sites), 0, 0, "",
+	  "role = manager with manager_repl: the other manager sites' listeners, "
+	  "comma-separated (two others make a group of three)" },
 	{ "advertise", K_URL, STR(advertise), 0, 0, "",
 	  "the URL other nodes reach this node at (default: http:// and the listen address)" },
 	{ "heartbeat_interval", K_DURATION, NUM(heartbeat_interval_ms), 10, 60000, "200ms",
@@ -234,6 +243,24 @@ valid_address(const char *s)
 	return errno == 0 && port <= 65535;
 }
 
+/* Check a comma-separated list of http:// URLs (urls) or of HOST:PORT with a port. */
+static int
+valid_list(const char *s, int urls)
+{
+	char items[ADDRLIST_MAX][ADDRLIST_ITEM_MAX], host[ADDRLIST_ITEM_MAX];
+	unsigned n, i, port;
+
+	if (addrlist_split(s, items, ADDRLIST_MAX, &n) != 0 || n == 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (urls ? strncmp(items[i], "http://", 7) != 0 || items[i][7] == '\0' ||
+		    strpbrk(items[i], " \t\"<>") != NULL :
+		    addrlist_host_port(items[i], host, sizeof host, &port) != 0)
+			return 0;
+	}
+	return 1;
+}
+
 static void
 set_field(struct conf *c, const struct key *k, uint64_t v)
 {
@@ -286,9 +313,16 @@ conf_set(struct conf *c, const char *name, const char *value, char *err, size_t 
 		}
 		return set_string(c, k, value, err, errlen);
 	case K_MANAGER:
-		if (strcmp(value, "embedded") != 0 && strncmp(value, "http://", 7) != 0) {
-			snprintf(err, errlen, "%s '%s' must be 'embedded' or an http:// URL", k->name,
-			    value);
+		if (strcmp(value, "embedded") != 0 && !valid_list(value, 1)) {
+			snprintf(err, errlen, "%s '%s' must be 'embedded' or an http:// URL (several: "
+			    "comma-separated, at most %d)", k->name, value, ADDRLIST_MAX);
+			return PARLEY_EINVAL;
+		}
+		return set_string(c, k, value, err, errlen);
+	case K_SITES:
+		if (value[0] != '\0' && !valid_list(value, 0)) {
+			snprintf(err, errlen, "%s '%s' must be HOST:PORT, comma-separated (at most %d)",
+			    k->name, value, ADDRLIST_MAX);
 			return PARLEY_EINVAL;
 		}
 		return set_string(c, k, value, err, errlen);
@@ -485,7 +519,7 @@ split_line(char *line, char **key, char **value, char *err, size_t errlen)
 		}
 	}
 	if (*v == '\0' && lookup(*key) != NULL && lookup(*key)->kind != K_STRING &&
-	    lookup(*key)->kind != K_URL) {
+	    lookup(*key)->kind != K_URL && lookup(*key)->kind != K_SITES) {
 		snprintf(err, errlen, "'%s' has no value", *key);
 		return PARLEY_EINVAL;
 	}
@@ -578,6 +612,19 @@ conf_check(const struct conf *c, char *err, size_t errlen)
 		    "(the nodes point their manager key at this node)");
 		return PARLEY_EINVAL;
 	}
+	if (c->manager_repl[0] != '\0' || c->manager_sites[0] != '\0') {
+		if (c->role != CONF_ROLE_MANAGER) {
+			snprintf(err, errlen, "manager_repl and manager_sites are for manager sites "
+			    "(role = manager); a node lists the sites' URLs in its manager key");
+			return PARLEY_EINVAL;
+		}
+		if (c->manager_repl[0] == '\0' || c->manager_sites[0] == '\0' ||
+		    strchr(c->manager_repl, ',') != NULL) {
+			snprintf(err, errlen, "a manager site needs both manager_repl (its own "
+			    "listener, one HOST:PORT) and manager_sites (the other sites' listeners)");
+			return PARLEY_EINVAL;
+		}
+	}
 	if (c->max_bean_bytes > c->cache_size) {
 		snprintf(err, errlen, "max_bean_bytes (%zu) is larger than cache_size (%zu)",
 		    c->max_bean_bytes, c->cache_size);
@@ -601,6 +648,7 @@ print_value(FILE *f, const struct conf *c, const struct key *k)
 	case K_ADDRESS:
 	case K_MANAGER:
 	case K_URL:
+	case K_SITES:
 		if (strpbrk(field, " \t#") != NULL || *field == '\0')
 			fprintf(f, "\"%s\"", field);
 		else

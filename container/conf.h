@@ -30,7 +30,9 @@ struct conf {
 	unsigned ack_timeout_ms;
 	unsigned lease_ms;
 	char deploy_dir[CONF_PATH_MAX];
-	char manager[256];
+	char manager[1024];                /* embedded, or one or more manager URLs, comma-separated */
+	char manager_repl[128];            /* role = manager: this site's replication listener, or "" */
+	char manager_sites[1024];          /* the other manager sites' listeners, comma-separated */
 	char advertise[256];
 	unsigned heartbeat_interval_ms;
 	unsigned heartbeat_misses;

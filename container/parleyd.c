@@ -314,6 +314,8 @@ restart_keys(const struct conf *a, const struct conf *b, char *out, size_t len)
 	note_key(out, len, "lease", a->lease_ms != b->lease_ms);
 	note_key(out, len, "deploy_dir", strcmp(a->deploy_dir, b->deploy_dir) != 0);
 	note_key(out, len, "manager", strcmp(a->manager, b->manager) != 0);
+	note_key(out, len, "manager_repl", strcmp(a->manager_repl, b->manager_repl) != 0);
+	note_key(out, len, "manager_sites", strcmp(a->manager_sites, b->manager_sites) != 0);
 	note_key(out, len, "workers", a->workers != b->workers);
 	note_key(out, len, "max_connections", a->max_connections != b->max_connections);
 	note_key(out, len, "max_message_bytes", a->max_message_bytes != b->max_message_bytes);
@@ -384,7 +386,7 @@ struct cluster_parts {
 	struct locator *locator;        /* when this node holds conversations */
 	struct router *router;
 	char address[MGR_ADDRESS_MAX];  /* this node's base URL */
-	char manager_url[MGR_ADDRESS_MAX + 32];
+	char manager_url[1024];         /* this node's manager's, or the manager sites' list */
 };
 
 static unsigned
@@ -419,6 +421,10 @@ cluster_open(const struct conf *c, struct holdings *held, struct registry *reg,
 		mc.lease_ms = c->lease_ms;
 		mc.heartbeat = cluster_heartbeat;
 		mc.heartbeat_arg = p->glue;
+		if (c->role == CONF_ROLE_MANAGER && c->manager_repl[0] != '\0') {
+			mc.repl_listen = c->manager_repl;
+			mc.repl_sites = c->manager_sites;
+		}
 		if (manager_open(&p->manager, &mc, err, errlen) != 0)
 			return PARLEY_EIO;
 		if (registry_add_builtin(reg, "parley-manager", MGR_PATH, mgr_wsdl, &mgr_module,
@@ -473,6 +479,8 @@ cluster_start(const struct conf *c, struct server *srv, struct cluster_parts *p,
 		snprintf(err, errlen, "cannot start the node's cluster agent");
 		return PARLEY_ENOMEM;
 	}
+	if (p->manager != NULL)
+		manager_set_url(p->manager, p->manager_url);
 	if (p->manager != NULL && manager_start(p->manager) != 0) {
 		snprintf(err, errlen, "cannot start the manager's heartbeats");
 		return PARLEY_ENOMEM;

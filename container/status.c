@@ -174,6 +174,8 @@ cluster:
 	buf_puts(b, ",\"cluster\":{");
 	put_string(b, "manager", f->manager != NULL ? "embedded" : "remote", 0);
 	put_string(b, "manager_url", f->manager_url, 1);
+	if (ls.manager_now[0] != '\0')
+		put_string(b, "manager_in_use", ls.manager_now, 1);
 	put_string(b, "incarnation", ls.incarnation, 1);
 	put_string(b, "manager_incarnation", ls.manager_incarnation, 1);
 	buf_printf(b, ",\"registered\":%s,\"last_heartbeat_ms\":%lld,\"heartbeats\":%llu,"
@@ -206,12 +208,22 @@ put_manager(struct frontend *f, struct buf *b)
 	unsigned nn = 0, ng = 0, i;
 	int rc;
 
+	if (!manager_active(f->manager)) {
+		char url[MGR_ADDRESS_MAX + 32];
+
+		/* A standby's tables in memory are stale: only its state and whom it follows. */
+		manager_active_url(f->manager, url, sizeof url);
+		buf_puts(b, ",\"manager\":{\"state\":\"standby\"");
+		put_string(b, "active_url", url, 1);
+		buf_puts(b, "}");
+		return 0;
+	}
 	if ((rc = manager_list_nodes(f->manager, &nodes, &nn)) != 0 ||
 	    (rc = manager_list_groups(f->manager, &groups, &ng)) != 0)
 		goto out;
 	manager_get_stats(f->manager, &ms);
-	buf_puts(b, ",\"manager\":{");
-	put_string(b, "incarnation", manager_incarnation(f->manager), 0);
+	buf_puts(b, ",\"manager\":{\"state\":\"active\"");
+	put_string(b, "incarnation", manager_incarnation(f->manager), 1);
 	buf_printf(b, ",\"conversations\":%u,\"locates\":%llu,\"heartbeats_sent\":%llu,"
 	    "\"heartbeats_missed\":%llu,\"nodes\":[", ms.conversations,
 	    (unsigned long long)ms.locates, (unsigned long long)ms.heartbeats_sent,

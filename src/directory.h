@@ -16,19 +16,78 @@
 struct directory;
 
 /*
+ * A manager site's replication: the tables' environment is a Replication
+ * Manager group of all the manager sites, with elections on. Strings are
+ * copied.
+ */
+struct directory_repl {
+	const char *listen;                      /* this site's listener, HOST:PORT */
+	const char *sites;                       /* the other sites' listeners, comma-separated */
+	unsigned heartbeat_ms;                   /* replication heartbeats; 0: 200 */
+	unsigned ack_timeout_ms;                 /* how long a commit waits for a quorum; 0: 500 */
+};
+
+/*
  * Open (creating, and recovering after a crash) the tables in home, which is
  * made if missing. The directory's lock file keeps a second opener, in this
- * process or another, out. Returns 0, or PARLEY_EIO / PARLEY_EINVAL /
- * PARLEY_ENOMEM with a message saying what to do in err, with *out NULL.
+ * process or another, out. With repl NULL the tables are this process's
+ * alone and usable at once. With repl, the environment joins the manager
+ * sites' replication group (the site with the lowest listener, as a string,
+ * creates it) and Berkeley DB elects its master; the tables are usable only
+ * between directory_activate and directory_deactivate, on the master (every
+ * other call returns PARLEY_ESTANDBY), and every commit needs the
+ * acknowledgement of a quorum of the sites (PARLEY_ENOTACKED when it did
+ * not get it: the change is stored here but may be lost). Returns 0, or
+ * PARLEY_EIO / PARLEY_EINVAL / PARLEY_ENOMEM with a message saying what to do
+ * in err, with *out NULL.
  */
-int directory_open(struct directory **out, const char *home, char *err, size_t errlen);
+int directory_open(struct directory **out, const char *home, const struct directory_repl *repl,
+    char *err, size_t errlen);
+
+/* 1 when the tables are replicated (opened with a struct directory_repl). */
+int directory_replicated(const struct directory *d);
+
+/*
+ * 1 while Berkeley DB says this site is the master of the replicated
+ * tables; always 1 when they are not replicated. Cheap, lock-free.
+ */
+int directory_is_master(const struct directory *d);
+
+/*
+ * On the master: open the tables (creating them), so that the calls below
+ * work. Returns 0, PARLEY_ESTANDBY when this site is not master, or
+ * PARLEY_EIO. Not replicated: does nothing.
+ */
+int directory_activate(struct directory *d);
+
+/*
+ * Close the tables (waiting for calls in flight): the site is a standby.
+ * Not replicated: does nothing.
+ */
+void directory_deactivate(struct directory *d);
+
+/*
+ * Write a small record named key (a quorum must acknowledge it): it proves
+ * that this site was still the master a majority follows after the call
+ * began. Returns 0, PARLEY_ESTANDBY, PARLEY_ENOTACKED or PARLEY_EIO. Not
+ * replicated: returns 0 and writes nothing.
+ */
+int directory_touch(struct directory *d, const char *key);
+
+/*
+ * Record url as the active manager's (on the master), or read the one
+ * recorded into out (len bytes; "" when none is known), on any site.
+ * Return 0 or a PARLEY_E code (set: as directory_touch).
+ */
+int directory_set_active_url(struct directory *d, const char *url);
+int directory_active_url(struct directory *d, char *out, size_t len);
 
 /* Checkpoint and close. NULL is allowed. */
 void directory_close(struct directory *d);
 
 /*
- * Call node_cb for every stored node (only id, address, incarnation and
- * registered_ms are filled) and group_cb for every group, in key order. A
+ * Call node_cb for every stored node (only id, address, incarnation,
+ * registered_ms and replicated are filled) and group_cb for every group, in key order. A
  * callback returns 0 to go on, nonzero to stop (the value is returned); it
  * must not call into the directory. A damaged record is logged and skipped.
  * Returns 0, PARLEY_EIO or PARLEY_ENOMEM.

@@ -31,6 +31,8 @@ parley_strerror(int code)
 		return "timed out";
 	case PARLEY_ENOTACKED:
 		return "the update is stored here but its copy was not acknowledged";
+	case PARLEY_ESTANDBY:
+		return "this manager is a standby: ask the active one";
 	case PARLEY_DECLINED:
 		return "declined";
 	case PARLEY_AGAIN:

@@ -3,6 +3,11 @@
  * owned-group fast path, the route cache with one manager call per group at
  * a time, and the agent thread that registers the node and sends the
  * records of conversations in batches.
+ *
+ * A remote manager may be several manager sites, one active and the others
+ * standbys: every call goes to the one that answered last, and on a refused
+ * connection, a timeout or a standby's fault goes on at once to the one the
+ * fault names, else to the next.
  */
 #include "config.h"
 
@@ -15,6 +20,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "addrlist.h"
 #include "holdings.h"
 #include "locator.h"
 #include "log.h"
@@ -43,7 +49,9 @@ struct ending {
 struct locator {
 	char node_id[MGR_ID_MAX];
 	char address[MGR_ADDRESS_MAX];
-	char *manager_url;
+	char urls[ADDRLIST_MAX][ADDRLIST_ITEM_MAX];   /* a remote manager's sites */
+	unsigned n_urls;
+	atomic_uint current;                          /* the one that answered last */
 	struct manager *manager;
 	unsigned timeout_ms;
 	unsigned interval_ms;
@@ -130,9 +138,15 @@ locator_create(struct locator **out, const struct locator_config *cfg, char *err
 	l->live_count_arg = cfg->live_count_arg;
 	l->holdings = cfg->holdings;
 	if (l->manager == NULL) {
-		l->manager_url = strdup(cfg->manager_url);
+		if (addrlist_split(cfg->manager_url, l->urls, ADDRLIST_MAX, &l->n_urls) != 0 ||
+		    l->n_urls == 0) {
+			snprintf(err, errlen, "locator: the manager must be one to %d URLs, "
+			    "comma-separated", ADDRLIST_MAX);
+			free(l);
+			return PARLEY_EINVAL;
+		}
 		l->call_client = soap_client_new(l->timeout_ms);
-		if (l->manager_url == NULL || l->call_client == NULL)
+		if (l->call_client == NULL)
 			goto nomem;
 	}
 	/* Each start of the node is a new incarnation, so the manager can tell a restart. */
@@ -156,7 +170,6 @@ nomem:
 	snprintf(err, errlen, "locator: out of memory");
 	if (l != NULL) {
 		soap_client_free(l->call_client);
-		free(l->manager_url);
 		free(l->starts);
 		free(l->ends);
 		free(l);
@@ -165,6 +178,58 @@ nomem:
 }
 
 /* ---- asking the manager ------------------------------------------------------ */
+
+/* The remote manager in use now (its URL lives as long as l). */
+static const char *
+manager_now(struct locator *l)
+{
+	return l->urls[atomic_load(&l->current) % l->n_urls];
+}
+
+/* One call of a remote manager at url, with c. */
+typedef int (*remote_fn)(struct locator *l, struct soap_client *c, const char *url, void *arg);
+
+/*
+ * Make a call of the remote manager: of the one in use, and when it cannot
+ * be reached, times out or is a standby, at once of the one the standby
+ * names, else of the next, twice round the list at most. The site that
+ * answers is used from then on. Returns the last call's result.
+ */
+static int
+call_remote(struct locator *l, struct soap_client *c, remote_fn fn, void *arg)
+{
+	unsigned at = atomic_load(&l->current) % l->n_urls, next, tries, i;
+	const char *named;
+	int rc = PARLEY_EIO;
+
+	for (tries = 0; tries < 2 * l->n_urls; tries++) {
+		rc = fn(l, c, l->urls[at], arg);
+		if (rc != PARLEY_EIO && rc != PARLEY_ETIMEDOUT && rc != PARLEY_ESTANDBY) {
+			if (atomic_exchange(&l->current, at) != at)
+				log_info("node %s: the active manager is at %s now", l->node_id,
+				    l->urls[at]);
+			return rc;
+		}
+		if (l->n_urls == 1)
+			break;
+		next = (at + 1) % l->n_urls;
+		named = rc == PARLEY_ESTANDBY ? soap_client_standby_at(c) : "";
+		for (i = 0; named[0] != '\0' && i < l->n_urls; i++)
+			if (i != at && strcmp(l->urls[i], named) == 0)
+				next = i;
+		at = next;
+	}
+	return rc;
+}
+
+static int
+remote_locate(struct locator *l, struct soap_client *c, const char *url, void *arg)
+{
+	struct mgr_route *out = arg;
+
+	(void)l;
+	return mgrclient_locate(c, url, out->group, out);
+}
 
 static int
 ask_locate(struct locator *l, const char *group, struct mgr_route *out)
@@ -175,10 +240,11 @@ ask_locate(struct locator *l, const char *group, struct mgr_route *out)
 	if (l->manager != NULL)
 		return manager_locate(l->manager, group, out);
 	pthread_mutex_lock(&l->call_mu);
-	rc = mgrclient_locate(l->call_client, l->manager_url, group, out);
+	copy(out->group, sizeof out->group, group);
+	rc = call_remote(l, l->call_client, remote_locate, out);
 	if (rc != 0 && rc != PARLEY_ENOENT)
-		log_warnx("cannot ask the manager at %s where group %s is: %s", l->manager_url, group,
-		    soap_client_error(l->call_client));
+		log_warnx("cannot ask the manager at %s where group %s is: %s", manager_now(l),
+		    group, soap_client_error(l->call_client));
 	pthread_mutex_unlock(&l->call_mu);
 	return rc;
 }
@@ -359,13 +425,31 @@ locator_ended(struct locator *l, const char *id, int64_t ended_ms)
 
 /* ---- the agent ---------------------------------------------------------------------- */
 
+struct remote_register {
+	struct mgr_group groups[MGR_ASSIGNMENTS_MAX];
+	char inc[MGR_INCARNATION_MAX];
+	unsigned n, interval;
+};
+
+static int
+remote_register(struct locator *l, struct soap_client *c, const char *url, void *arg)
+{
+	struct remote_register *r = arg;
+
+	r->n = MGR_ASSIGNMENTS_MAX;
+	return mgrclient_register_node(c, url, l->node_id, l->address, l->incarnation,
+	    l->holdings != NULL && holdings_replicated(l->holdings), r->inc, &r->interval,
+	    r->groups, &r->n);
+}
+
 /* Register with the manager; called by the agent only. */
 static int
 do_register(struct locator *l, struct soap_client *client)
 {
 	struct mgr_group groups[MGR_ASSIGNMENTS_MAX];
+	struct remote_register r;
 	char inc[MGR_INCARNATION_MAX];
-	unsigned n = MGR_ASSIGNMENTS_MAX, interval = 0;
+	unsigned n = MGR_ASSIGNMENTS_MAX;
 	int rc;
 
 	atomic_fetch_add(&l->register_calls, 1);
@@ -374,8 +458,9 @@ do_register(struct locator *l, struct soap_client *client)
 		    l->holdings != NULL && holdings_replicated(l->holdings), groups, &n);
 		copy(inc, sizeof inc, manager_incarnation(l->manager));
 	} else {
-		rc = mgrclient_register_node(client, l->manager_url, l->node_id, l->address,
-		    l->incarnation, l->holdings != NULL && holdings_replicated(l->holdings), inc, &interval, groups, &n);
+		memset(&r, 0, sizeof r);
+		rc = call_remote(l, client, remote_register, &r);
+		copy(inc, sizeof inc, r.inc);
 	}
 	if (rc != 0)
 		return rc;
@@ -386,8 +471,33 @@ do_register(struct locator *l, struct soap_client *client)
 	pthread_mutex_unlock(&l->qmu);
 	log_info("node %s registered with the %s manager (%s) as %s", l->node_id,
 	    l->manager != NULL ? "embedded" : "remote",
-	    l->manager != NULL ? "this process" : l->manager_url, l->address);
+	    l->manager != NULL ? "this process" : manager_now(l), l->address);
 	return 0;
+}
+
+struct remote_records {
+	const struct mgr_conv *starts;
+	const char *const *ids;
+	const int64_t *when;
+	unsigned n;
+};
+
+static int
+remote_starts(struct locator *l, struct soap_client *c, const char *url, void *arg)
+{
+	struct remote_records *r = arg;
+
+	(void)l;
+	return mgrclient_register_conversations(c, url, r->starts, r->n);
+}
+
+static int
+remote_ends(struct locator *l, struct soap_client *c, const char *url, void *arg)
+{
+	struct remote_records *r = arg;
+
+	(void)l;
+	return mgrclient_end_conversations(c, url, r->ids, r->when, r->n);
 }
 
 /*
@@ -399,6 +509,7 @@ flush_records(struct locator *l, struct soap_client *client)
 {
 	struct mgr_conv *starts = NULL;
 	struct ending *ends = NULL;
+	struct remote_records rr;
 	const char *ids[BATCH];
 	int64_t when[BATCH];
 	unsigned ns, ne, i;
@@ -420,8 +531,11 @@ flush_records(struct locator *l, struct soap_client *client)
 		goto out;
 	if (ns > 0) {
 		atomic_fetch_add(&l->record_calls, 1);
+		memset(&rr, 0, sizeof rr);
+		rr.starts = starts;
+		rr.n = ns;
 		rc = l->manager != NULL ? manager_register_conversations(l->manager, starts, ns)
-		    : mgrclient_register_conversations(client, l->manager_url, starts, ns);
+		    : call_remote(l, client, remote_starts, &rr);
 		if (rc != 0)
 			goto out;
 	}
@@ -431,8 +545,12 @@ flush_records(struct locator *l, struct soap_client *client)
 			when[i] = ends[i].ended_ms;
 		}
 		atomic_fetch_add(&l->record_calls, 1);
+		memset(&rr, 0, sizeof rr);
+		rr.ids = ids;
+		rr.when = when;
+		rr.n = ne;
 		rc = l->manager != NULL ? manager_end_conversations(l->manager, ids, when, ne)
-		    : mgrclient_end_conversations(client, l->manager_url, ids, when, ne);
+		    : call_remote(l, client, remote_ends, &rr);
 	}
 	/* Only what was sent leaves the queues; records queued meanwhile stay behind it. */
 	pthread_mutex_lock(&l->qmu);
@@ -492,7 +610,7 @@ agent_main(void *arg)
 		if (need ? do_register(l, client) != 0 : flush_records(l, client) != 0) {
 			if (now - last_warn > 60000) {
 				log_warnx("node %s cannot reach the manager at %s: %s; retrying", l->node_id,
-				    l->manager != NULL ? "(embedded)" : l->manager_url,
+				    l->manager != NULL ? "(embedded)" : manager_now(l),
 				    client != NULL ? soap_client_error(client) : "its tables failed");
 				last_warn = now;
 			}
@@ -532,6 +650,22 @@ mono_now(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+struct remote_renew {
+	const struct mgr_claim *claims;
+	unsigned n;
+	struct mgr_claim *granted;
+	unsigned *n_granted, *lease_ms;
+};
+
+static int
+remote_renew(struct locator *l, struct soap_client *c, const char *url, void *arg)
+{
+	struct remote_renew *r = arg;
+
+	return mgrclient_renew(c, url, l->node_id, l->incarnation, r->claims, r->n, r->granted,
+	    r->n_granted, r->lease_ms);
+}
+
 static void
 renew_soon(void *arg)
 {
@@ -556,6 +690,7 @@ leaser_main(void *arg)
 	struct locator *l = arg;
 	struct soap_client *client = NULL;
 	struct mgr_claim claims[MGR_ASSIGNMENTS_MAX], granted[MGR_ASSIGNMENTS_MAX];
+	struct remote_renew rr;
 	struct timespec until;
 	unsigned n, n_granted, lease_ms, period = l->interval_ms / 2 ? l->interval_ms / 2 : 1;
 	int64_t sent;
@@ -591,9 +726,14 @@ leaser_main(void *arg)
 			    &n_granted, &lease_ms);
 		else if (client == NULL)
 			rc = PARLEY_ENOMEM;
-		else
-			rc = mgrclient_renew(client, l->manager_url, l->node_id, l->incarnation,
-			    claims, n, granted, &n_granted, &lease_ms);
+		else {
+			rr.claims = claims;
+			rr.n = n;
+			rr.granted = granted;
+			rr.n_granted = &n_granted;
+			rr.lease_ms = &lease_ms;
+			rc = call_remote(l, client, remote_renew, &rr);
+		}
 		if (rc == 0) {
 			atomic_fetch_add(&l->renewals, 1);
 			holdings_granted(l->holdings, granted, n_granted, sent, lease_ms);
@@ -656,7 +796,6 @@ locator_destroy(struct locator *l)
 	pthread_mutex_destroy(&l->call_mu);
 	pthread_mutex_destroy(&l->qmu);
 	pthread_cond_destroy(&l->work);
-	free(l->manager_url);
 	free(l->starts);
 	free(l->ends);
 	free(l);
@@ -669,7 +808,7 @@ locator_heartbeat(void *locator, const struct mgr_heartbeat *hb, struct mgr_hear
 {
 	struct locator *l = locator;
 	unsigned i;
-	int fresh;
+	int foreign = 0, fresh;
 
 	if (strcmp(hb->node, l->node_id) != 0)
 		return PARLEY_EINVAL;
@@ -680,13 +819,19 @@ locator_heartbeat(void *locator, const struct mgr_heartbeat *hb, struct mgr_hear
 	if (l->registered && strcmp(hb->manager_incarnation, l->manager_incarnation) != 0) {
 		l->reregister = 1;
 		pthread_cond_broadcast(&l->work);
+		/*
+		 * With several manager sites, a manager this node has not registered
+		 * with may be one that lost its place: what it assigns waits until
+		 * the node has registered with the active one.
+		 */
+		foreign = l->n_urls > 1;
 	}
 	/*
 	 * A heartbeat that waited in this node's socket (the node was frozen)
 	 * may be read after newer ones: only the newest assignments count.
 	 */
-	fresh = strcmp(hb->manager_incarnation, l->assigned_incarnation) != 0 ||
-	    hb->sent_ms >= l->assigned_sent_ms;
+	fresh = !foreign && (strcmp(hb->manager_incarnation, l->assigned_incarnation) != 0 ||
+	    hb->sent_ms >= l->assigned_sent_ms);
 	if (fresh) {
 		l->assigned_sent_ms = hb->sent_ms;
 		copy(l->assigned_incarnation, sizeof l->assigned_incarnation,
@@ -726,6 +871,7 @@ locator_get_stats(struct locator *l, struct locator_stats *st)
 	st->renewals = atomic_load(&l->renewals);
 	st->renewals_failed = atomic_load(&l->renewals_failed);
 	copy(st->incarnation, sizeof st->incarnation, l->incarnation);
+	copy(st->manager_now, sizeof st->manager_now, l->manager != NULL ? "" : manager_now(l));
 	pthread_mutex_lock(&l->qmu);
 	st->queued = l->n_starts + l->n_ends;
 	st->registered = l->registered;

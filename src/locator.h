@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 
+#include "addrlist.h"
 #include "manager.h"
 
 struct locator_config {
@@ -19,7 +20,8 @@ struct locator_config {
 	const char *address;            /* this node's base URL as others reach it (or later:
 					   locator_set_address) */
 	struct manager *manager;        /* the manager when embedded here, else NULL */
-	const char *manager_url;        /* else the remote manager's URL */
+	const char *manager_url;        /* else the remote manager's URL, or the manager
+					   sites' URLs, comma-separated */
 	unsigned timeout_ms;            /* for calls to a remote manager; default 2000 */
 	unsigned heartbeat_interval_ms; /* the manager's; default 200 */
 	/* the live conversations this node holds, for heartbeat replies; may be NULL */
@@ -44,6 +46,7 @@ struct locator_stats {
 	int64_t last_heartbeat_ms;      /* 0: none yet */
 	char manager_incarnation[MGR_INCARNATION_MAX];
 	char incarnation[MGR_INCARNATION_MAX];   /* this node's */
+	char manager_now[ADDRLIST_ITEM_MAX];     /* the remote manager in use, or "" */
 	struct mgr_assignment assignments[MGR_ASSIGNMENTS_MAX];  /* from the last heartbeat */
 	unsigned n_assignments;
 };

@@ -15,11 +15,18 @@
  * others: one thread per node is the simplest way, and clusters are small).
  * A heartbeat not answered when the next round comes is counted as missed
  * then, so a call that overruns its timeout delays nothing either.
+ *
+ * A manager site (replicated tables) is active only while Berkeley DB says
+ * it is master: the scheduler loads the tables when it becomes master and
+ * drops them when it stops being master, and every round and every lease
+ * it grants waits for a write that a quorum of the sites acknowledged
+ * (ARCHITECTURE.md, "The standby manager").
  */
 #include "config.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +42,7 @@
 #define DEFAULT_INTERVAL_MS 200
 #define DEFAULT_MISSES 3
 #define CHECKPOINT_EVERY_MS 1000
+#define ROLE_POLL_MS 20                /* a manager site looks at its role this often */
 
 enum hb_state {
 	HB_IDLE = 0,                   /* nothing in flight */
@@ -71,7 +79,11 @@ struct manager {
 	unsigned lease_ms;
 	mgr_heartbeat_fn heartbeat;
 	void *heartbeat_arg;
-	char incarnation[MGR_INCARNATION_MAX];
+	char incarnation[MGR_INCARNATION_MAX];   /* changes at a takeover: under mu */
+	char url[MGR_ADDRESS_MAX + 32];          /* where nodes reach it */
+	int replicated;                          /* a manager site */
+	atomic_int active;                       /* it answers; always 1 for a single manager */
+	int quorum_lost;                         /* the last round's write missed its quorum */
 
 	pthread_mutex_t mu;
 	pthread_cond_t tick;           /* wakes the scheduler when the manager stops */
@@ -493,15 +505,31 @@ load_node(void *arg, const struct mgr_node *n)
 		return 0;
 	}
 	at = node_index(m, n->id, &found);
-	if (found)
-		return 0;
 	copy.alive = 1;
 	copy.misses = 0;
 	copy.last_heartbeat_ms = 0;
 	copy.conversations = 0;
+	if (found) {
+		/* A takeover: the entry (and its thread) stays, what it says is the table's. */
+		e = m->nodes[at];
+		snprintf(e->n.address, sizeof e->n.address, "%s", n->address);
+		snprintf(e->n.incarnation, sizeof e->n.incarnation, "%s", n->incarnation);
+		e->n.registered_ms = n->registered_ms;
+		e->n.replicated = n->replicated;
+		e->n.alive = 1;
+		e->n.misses = 0;
+		e->replicated = n->replicated;
+		e->stall_logged = 0;
+		e->lease_until = mono_ms() + m->lease_ms;
+		return 0;
+	}
 	if (nodes_reserve(m) != 0 || (e = node_new(m, &copy)) == NULL)
 		return PARLEY_ENOMEM;
-	/* A lease the manager's last run granted may still run: count it as granted now. */
+	e->replicated = n->replicated;
+	/*
+	 * A lease the manager's last run (or the last active manager) granted
+	 * may still run: count it as granted now.
+	 */
 	e->lease_until = mono_ms() + m->lease_ms;
 	nodes_insert(m, at, e);
 	return 0;
@@ -522,7 +550,15 @@ load_group(void *arg, const struct mgr_group *g)
 		m->groups = grown;
 		m->cap_groups = cap;
 	}
-	m->groups[m->n_groups++] = *g;
+	m->groups[m->n_groups] = *g;
+	m->groups[m->n_groups].inherited = m->replicated;
+	/*
+	 * A stored secondary was named under the manager's last run, after its
+	 * primary had dropped the other members: no need to drop them again
+	 * (which would close a live copy and make it join afresh).
+	 */
+	m->groups[m->n_groups].primary_clean = g->secondary[0] != '\0';
+	m->n_groups++;
 	return 0;
 }
 
@@ -600,7 +636,22 @@ manager_open(struct manager **out, const struct manager_config *cfg, char *err, 
 		    "the system gave no random bytes for the manager's incarnation");
 		goto fail;
 	}
-	if ((rc = directory_open(&m->dir, cfg->home, err, errlen)) != 0)
+	if (cfg->repl_listen != NULL && cfg->repl_listen[0] != '\0') {
+		struct directory_repl dr;
+
+		memset(&dr, 0, sizeof dr);
+		dr.listen = cfg->repl_listen;
+		dr.sites = cfg->repl_sites != NULL ? cfg->repl_sites : "";
+		dr.heartbeat_ms = m->interval_ms;
+		m->replicated = 1;
+		if ((rc = directory_open(&m->dir, cfg->home, &dr, err, errlen)) != 0)
+			goto fail;
+		log_info("manager: a standby manager site (replication on %s, the other sites %s)",
+		    cfg->repl_listen, dr.sites);
+		*out = m;
+		return 0;
+	}
+	if ((rc = directory_open(&m->dir, cfg->home, NULL, err, errlen)) != 0)
 		goto fail;
 	if ((rc = directory_load(m->dir, load_node, load_group, m)) != 0 ||
 	    (rc = directory_scan_conversations(m->dir, count_conv, m)) != 0) {
@@ -608,6 +659,7 @@ manager_open(struct manager **out, const struct manager_config *cfg, char *err, 
 		    parley_strerror(rc));
 		goto fail;
 	}
+	atomic_store(&m->active, 1);
 	log_info("manager: %u nodes, %u groups and %ld live conversations in %s; incarnation %s",
 	    m->n_nodes, m->n_groups, m->live, cfg->home, m->incarnation);
 	*out = m;
@@ -669,6 +721,85 @@ const char *
 manager_incarnation(const struct manager *m)
 {
 	return m->incarnation;
+}
+
+void
+manager_set_url(struct manager *m, const char *url)
+{
+	snprintf(m->url, sizeof m->url, "%s", url);
+}
+
+int
+manager_active(struct manager *m)
+{
+	return atomic_load(&m->active) && directory_is_master(m->dir);
+}
+
+void
+manager_active_url(struct manager *m, char *out, size_t len)
+{
+	if (!m->replicated) {
+		snprintf(out, len, "%s", m->url);
+		return;
+	}
+	if (directory_active_url(m->dir, out, len) != 0 ||
+	    (!manager_active(m) && strcmp(out, m->url) == 0))
+		out[0] = '\0';
+}
+
+/*
+ * This site became master: load the tables as a restarted manager does
+ * (every node alive, every lease it may hold counted as granted now), with
+ * a new incarnation so that nodes register again, and record this site's
+ * URL for the standbys to name. Called by the scheduler without mu.
+ * Returns 0, or a PARLEY_E code when it must be tried again.
+ */
+static int
+take_over(struct manager *m)
+{
+	int64_t t0 = mono_ms();
+	char inc[MGR_INCARNATION_MAX];
+	int rc;
+
+	if ((rc = directory_activate(m->dir)) != 0)
+		return rc;
+	if ((rc = draw_incarnation(inc)) != 0)
+		return rc;
+	pthread_mutex_lock(&m->mu);
+	m->n_groups = 0;
+	m->n_counts = 0;
+	m->live = 0;
+	if ((rc = directory_load(m->dir, load_node, load_group, m)) == 0)
+		rc = directory_scan_conversations(m->dir, count_conv, m);
+	if (rc == 0) {
+		memcpy(m->incarnation, inc, sizeof inc);
+		m->reassign = 1;
+		m->quorum_lost = 0;
+	}
+	pthread_mutex_unlock(&m->mu);
+	if (rc == 0)
+		rc = directory_set_active_url(m->dir, m->url);
+	if (rc != 0) {
+		if (!m->quorum_lost)
+			log_warnx("manager: cannot take over yet: %s", parley_strerror(rc));
+		m->quorum_lost = 1;
+		directory_deactivate(m->dir);
+		return rc;
+	}
+	atomic_store(&m->active, 1);
+	log_info("manager: this site is the active manager now (%u nodes, %u groups, %ld live "
+	    "conversations; loaded in %lld ms); incarnation %s", m->n_nodes, m->n_groups, m->live,
+	    (long long)(mono_ms() - t0), inc);
+	return 0;
+}
+
+/* This site is no longer master: stop answering and heartbeating at once. */
+static void
+stand_by(struct manager *m)
+{
+	atomic_store(&m->active, 0);
+	directory_deactivate(m->dir);
+	log_info("manager: this site is a standby now");
 }
 
 unsigned
@@ -787,7 +918,9 @@ failover(struct manager *m)
 	if (next == NULL) {
 		if ((next = malloc((m->n_groups + 1) * sizeof *next)) == NULL)
 			return;
-		memcpy(next, m->groups, m->n_groups * sizeof *next);
+		/* A takeover asks for a choice of secondaries before any group exists. */
+		if (m->n_groups > 0)
+			memcpy(next, m->groups, m->n_groups * sizeof *next);
 	}
 	if (node_list(m, &ids, &alive) != 0)
 		goto done;
@@ -866,6 +999,7 @@ take_holdings(struct manager *m, const struct node_entry *e, const struct mgr_he
 			if (strncmp(g->name, h->group, sizeof g->name) != 0)
 				continue;
 			if (h->primary && strcmp(g->primary, e->n.id) == 0) {
+				g->inherited = 0;
 				if (strncmp(g->primary_repl, h->repl, sizeof g->primary_repl) != 0) {
 					snprintf(g->primary_repl, sizeof g->primary_repl, "%.*s",
 					    (int)sizeof h->repl - 1, h->repl);
@@ -911,9 +1045,13 @@ heartbeat_fill(const struct manager *m, const struct node_entry *e, struct mgr_h
 
 		if (!primary && strcmp(g->secondary, e->n.id) != 0)
 			continue;
-		/* A new copy waits until the primary's replication group can take it in. */
-		if (!primary && (p = node_find(m, g->primary)) != NULL && p->replicated &&
-		    (!g->primary_clean || g->primary_repl[0] == '\0'))
+		/*
+		 * A new copy waits until the primary's replication group can take it
+		 * in. A copy a takeover inherited is not new: it keeps its place until
+		 * the primary is heard (leaving it out would close it).
+		 */
+		if (!primary && !g->inherited && (p = node_find(m, g->primary)) != NULL &&
+		    p->replicated && (!g->primary_clean || g->primary_repl[0] == '\0'))
 			continue;
 		snprintf(a->group, sizeof a->group, "%s", g->name);
 		a->primary = primary;
@@ -1013,6 +1151,29 @@ round_run(struct manager *m)
 	failover(m);
 }
 
+/*
+ * A manager site runs a round only after a write a quorum of the sites
+ * acknowledged: a master cut off from the others stops heartbeating (and
+ * so stops moving groups) within one round. Called with mu held; drops it
+ * for the write. Returns 1 to run the round.
+ */
+static int
+quorum_round(struct manager *m)
+{
+	int rc;
+
+	pthread_mutex_unlock(&m->mu);
+	rc = directory_touch(m->dir, "round");
+	pthread_mutex_lock(&m->mu);
+	if (rc != 0 && !m->quorum_lost)
+		log_warnx("manager: no quorum of the manager sites acknowledges this site (%s); "
+		    "no heartbeats until one does", parley_strerror(rc));
+	else if (rc == 0 && m->quorum_lost)
+		log_info("manager: a quorum of the manager sites acknowledges this site again");
+	m->quorum_lost = rc != 0;
+	return rc == 0;
+}
+
 static void *
 scheduler_main(void *arg)
 {
@@ -1024,10 +1185,39 @@ scheduler_main(void *arg)
 	next = mono_ms();
 	last_checkpoint = next;
 	while (!m->stopping) {
+		if (m->replicated) {
+			int master = directory_is_master(m->dir), active = atomic_load(&m->active);
+
+			if (master != active) {
+				pthread_mutex_unlock(&m->mu);
+				if (master && take_over(m) != 0)
+					master = 0;
+				else if (!master)
+					stand_by(m);
+				pthread_mutex_lock(&m->mu);
+				next = mono_ms();
+				if (!master) {
+					/* Try again soon, not at once. */
+					mono_abs(next + ROLE_POLL_MS, &ts);
+					pthread_cond_timedwait(&m->tick, &m->mu, &ts);
+				}
+				continue;
+			}
+		}
 		now = mono_ms();
 		if (now < next) {
-			mono_abs(next, &ts);
+			/* A manager site notices a change of role within ROLE_POLL_MS. */
+			mono_abs(m->replicated && next - now > ROLE_POLL_MS ? now + ROLE_POLL_MS : next,
+			    &ts);
 			pthread_cond_timedwait(&m->tick, &m->mu, &ts);
+			continue;
+		}
+		if (!atomic_load(&m->active)) {
+			next += m->interval_ms;
+			continue;
+		}
+		if (m->replicated && !quorum_round(m)) {
+			next = mono_ms() + m->interval_ms;
 			continue;
 		}
 		round_run(m);
@@ -1066,6 +1256,8 @@ manager_register_node(struct manager *m, const char *id, const char *address,
 	*n = 0;
 	if (manager_check_node(id, address, incarnation) != NULL)
 		return PARLEY_EINVAL;
+	if (!manager_active(m))
+		return PARLEY_ESTANDBY;
 	pthread_mutex_lock(&m->mu);
 	at = node_index(m, id, &found);
 	e = found ? m->nodes[at] : NULL;
@@ -1078,6 +1270,7 @@ manager_register_node(struct manager *m, const char *id, const char *address,
 	snprintf(rec.address, sizeof rec.address, "%s", address);
 	snprintf(rec.incarnation, sizeof rec.incarnation, "%s", incarnation);
 	rec.registered_ms = wall_ms();
+	rec.replicated = replicated != 0;
 	n_ids = m->n_nodes + (e == NULL);
 	n_next = m->n_groups + 1;
 	if ((ids = malloc(n_ids * sizeof *ids)) == NULL ||
@@ -1169,6 +1362,7 @@ manager_register_node(struct manager *m, const char *id, const char *address,
 		snprintf(e->n.address, sizeof e->n.address, "%s", address);
 		snprintf(e->n.incarnation, sizeof e->n.incarnation, "%s", incarnation);
 		e->n.registered_ms = rec.registered_ms;
+		e->n.replicated = rec.replicated;
 		if (strcmp(old_address, address) != 0)
 			log_info("node %s registered again at %s (it was at %s)", id, address,
 			    old_address);
@@ -1213,7 +1407,20 @@ manager_renew(struct manager *m, const char *node, const char *incarnation,
 
 	*n_granted = 0;
 	*lease_ms = 0;
+	if (!manager_active(m))
+		return PARLEY_ESTANDBY;
+	/*
+	 * A manager site grants a lease only after a write a quorum acknowledged
+	 * since the call came: no new master was elected before it, so a new
+	 * master's wait for every lease covers this one (ARCHITECTURE.md).
+	 */
+	if (m->replicated && (rc = directory_touch(m->dir, node)) != 0)
+		return rc == PARLEY_ENOTACKED ? PARLEY_ESTANDBY : rc;
 	pthread_mutex_lock(&m->mu);
+	if (!atomic_load(&m->active)) {
+		rc = PARLEY_ESTANDBY;
+		goto done;
+	}
 	m->stats.renewals++;
 	e = node_find(m, node);
 	if (e == NULL || !e->n.alive || strcmp(e->n.incarnation, incarnation) != 0) {
@@ -1243,6 +1450,8 @@ manager_locate(struct manager *m, const char *group, struct mgr_route *out)
 	int rc = 0;
 
 	memset(out, 0, sizeof *out);
+	if (!manager_active(m))
+		return PARLEY_ESTANDBY;
 	pthread_mutex_lock(&m->mu);
 	m->stats.locates++;
 	if ((g = group_find(m, group)) == NULL) {
@@ -1422,6 +1631,8 @@ manager_register_conversations(struct manager *m, const struct mgr_conv *c, unsi
 	for (i = 0; i < n; i++)
 		if (manager_check_conv(&c[i]) != NULL)
 			return PARLEY_EINVAL;
+	if (!manager_active(m))
+		return PARLEY_ESTANDBY;
 	memset(&b, 0, sizeof b);
 	b.in = c;
 	if ((ids = malloc(n * sizeof *ids)) == NULL ||
@@ -1452,6 +1663,8 @@ manager_end_conversations(struct manager *m, const char *const *ids, const int64
 	for (i = 0; i < n; i++)
 		if (!idgen_valid(ids[i]) || ended_ms[i] < 0)
 			return PARLEY_EINVAL;
+	if (!manager_active(m))
+		return PARLEY_ESTANDBY;
 	memset(&b, 0, sizeof b);
 	b.ids = ids;
 	b.ended_ms = ended_ms;
@@ -1537,6 +1750,8 @@ manager_list_conversations(struct manager *m, const struct mgr_conv_filter *f,
 	*out = NULL;
 	*n = 0;
 	*total = 0;
+	if (!manager_active(m))
+		return PARLEY_ESTANDBY;
 	memset(&l, 0, sizeof l);
 	l.f = f;
 	l.offset = offset;

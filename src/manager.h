@@ -25,6 +25,7 @@ struct mgr_node {
 	char address[MGR_ADDRESS_MAX];
 	char incarnation[MGR_INCARNATION_MAX];   /* the node's, from RegisterNode */
 	int alive;
+	int replicated;                          /* its store is replicated: its groups fail over */
 	int64_t registered_ms;
 	int64_t last_heartbeat_ms;               /* 0: never answered */
 	unsigned misses;                         /* heartbeats missed in a row */
@@ -43,6 +44,9 @@ struct mgr_group {
 	int primary_clean;                       /* since the secondary last changed, the
 						    primary has dropped every other member
 						    of its replication group */
+	int inherited;                           /* loaded at a takeover: the copies are as the
+						    last active manager left them, their
+						    listeners not heard yet */
 };
 
 struct mgr_route {
@@ -127,6 +131,12 @@ struct manager_config {
 	unsigned lease_ms;                       /* default interval x (misses - 1) */
 	mgr_heartbeat_fn heartbeat;
 	void *heartbeat_arg;
+	/*
+	 * A manager site: its tables are replicated to the other sites and
+	 * Berkeley DB elects the active one (NULL: a single manager).
+	 */
+	const char *repl_listen;                 /* this site's listener, HOST:PORT */
+	const char *repl_sites;                  /* the other sites', comma-separated */
 };
 
 /* Counters for the status page. */
@@ -152,8 +162,33 @@ struct manager;
  * crash) and load the nodes and groups it knew; every node starts as alive
  * with no misses until its heartbeats say otherwise. A new incarnation is
  * drawn. Returns 0, or PARLEY_EIO / PARLEY_EINVAL / PARLEY_ENOMEM with err.
+ *
+ * A manager site (cfg->repl_listen set) starts as a standby instead: its
+ * tables join the other sites' replication group, and it becomes the active
+ * manager (loading the tables, as above, with a new incarnation and every
+ * node's lease counted as granted then) only once Berkeley DB elects it
+ * master and manager_start has run; it is a standby again as soon as
+ * Berkeley DB makes it a client. While it is a standby every call below
+ * that a node or a tool makes returns PARLEY_ESTANDBY.
  */
 int manager_open(struct manager **out, const struct manager_config *cfg, char *err, size_t errlen);
+
+/*
+ * The URL nodes reach this manager at (http://HOST:PORT/parley/manager):
+ * a manager site records it when it becomes active, so that standbys can
+ * name it. Call before manager_start. The string is copied.
+ */
+void manager_set_url(struct manager *m, const char *url);
+
+/* 1 while this manager is the active one (always, for a single manager). */
+int manager_active(struct manager *m);
+
+/*
+ * The active manager's URL as the replicated tables record it, into out
+ * (len bytes); "" when none is known. Reads the tables: not for every
+ * message. A single manager gives its own URL.
+ */
+void manager_active_url(struct manager *m, char *out, size_t len);
 
 /*
  * Start the heartbeats: a scheduler thread that starts a round every
@@ -184,6 +219,12 @@ unsigned manager_heartbeat_interval_ms(const struct manager *m);
  */
 const char *manager_check_node(const char *id, const char *address, const char *incarnation);
 const char *manager_check_conv(const struct mgr_conv *c);
+
+/*
+ * Every call below returns PARLEY_ESTANDBY on a manager site that is not
+ * the active manager; on a manager site, a change a quorum of the sites did
+ * not acknowledge fails with PARLEY_ENOTACKED (it may be lost at a takeover).
+ */
 
 /*
  * Register (or register again) node id at address. Its group (named after
@@ -240,7 +281,11 @@ int manager_register_conversations(struct manager *m, const struct mgr_conv *c, 
 int manager_end_conversations(struct manager *m, const char *const *ids, const int64_t *ended_ms,
     unsigned n);
 
-/* Copies of the tables; the caller frees *out. Return 0 or PARLEY_ENOMEM / PARLEY_EIO. */
+/*
+ * Copies of the tables in memory; the caller frees *out. Return 0 or
+ * PARLEY_ENOMEM / PARLEY_EIO. A standby's copies are what it last knew: the
+ * caller asks manager_active first.
+ */
 int manager_list_nodes(struct manager *m, struct mgr_node **out, unsigned *n);
 int manager_list_groups(struct manager *m, struct mgr_group **out, unsigned *n);
 

@@ -51,6 +51,24 @@ out_of_memory(struct parley_call *call)
 	return parley_fault(call, PARLEY_FAULT_RECEIVER, "the manager is out of memory");
 }
 
+/*
+ * A standby answers every call with a fault that names the active manager
+ * when it knows it; the reason starts with "standby:", which the client
+ * calls recognise (soapclient.c).
+ */
+static int
+standby_fault(struct parley_call *call, struct manager *m)
+{
+	char url[MGR_ADDRESS_MAX + 32];
+
+	manager_active_url(m, url, sizeof url);
+	if (url[0] != '\0')
+		return parley_fault(call, PARLEY_FAULT_RECEIVER,
+		    "standby: the active manager is at %s", url);
+	return parley_fault(call, PARLEY_FAULT_RECEIVER,
+	    "standby: this manager site is not the active one, and no active one is known yet");
+}
+
 /* Copy src into dst (size bytes); -1 when it does not fit. NULL is taken as "". */
 static int
 fit(char *dst, size_t size, const char *src)
@@ -93,6 +111,9 @@ mgr_RegisterNode(struct parley_call *call, struct soap *soap, struct _mgr__Regis
 	unsigned n = REPLY_GROUPS_MAX, i;
 	int rc;
 
+	if (!manager_active(m))
+		return standby_fault(call, m);
+
 	if (request->nodeId == NULL || request->address == NULL || request->incarnation == NULL)
 		return parley_fault(call, PARLEY_FAULT_SENDER,
 		    "RegisterNode needs nodeId, address and incarnation");
@@ -104,6 +125,8 @@ mgr_RegisterNode(struct parley_call *call, struct soap *soap, struct _mgr__Regis
 		return out_of_memory(call);
 	rc = manager_register_node(m, request->nodeId, request->address, request->incarnation,
 	    request->replicated != NULL && *request->replicated == xsd__boolean__true_, groups, &n);
+	if (rc == PARLEY_ESTANDBY)
+		return standby_fault(call, m);
 	if (rc != 0)
 		return parley_fault(call, PARLEY_FAULT_RECEIVER,
 		    "the manager could not record the registration of node %s: %s",
@@ -128,6 +151,9 @@ mgr_Renew(struct parley_call *call, struct soap *soap, struct _mgr__Renew *reque
 	unsigned n = 0, n_granted, lease_ms, i;
 	int rc;
 
+	if (!manager_active(m))
+		return standby_fault(call, m);
+
 	if (request->nodeId == NULL || request->incarnation == NULL)
 		return parley_fault(call, PARLEY_FAULT_SENDER, "Renew needs nodeId and incarnation");
 	if (request->__sizeclaim > MGR_ASSIGNMENTS_MAX)
@@ -145,6 +171,8 @@ mgr_Renew(struct parley_call *call, struct soap *soap, struct _mgr__Renew *reque
 	}
 	rc = manager_renew(m, request->nodeId, request->incarnation, claims, n, granted,
 	    &n_granted, &lease_ms);
+	if (rc == PARLEY_ESTANDBY)
+		return standby_fault(call, m);
 	if (rc == PARLEY_ESTATE)
 		return parley_fault(call, PARLEY_FAULT_SENDER, "Renew: node %.64s is not registered "
 		    "as alive with this incarnation: register again", request->nodeId);
@@ -177,6 +205,9 @@ mgr_Locate(struct parley_call *call, struct soap *soap, struct _mgr__Locate *req
 	const char *s;
 	int rc;
 
+	if (!manager_active(m))
+		return standby_fault(call, m);
+
 	if (request->__union_Locate == SOAP_UNION__mgr__union_Locate_conversationId) {
 		s = request->union_Locate.conversationId;
 		if (s == NULL || idgen_group(s, group, sizeof group) != 0)
@@ -195,6 +226,8 @@ mgr_Locate(struct parley_call *call, struct soap *soap, struct _mgr__Locate *req
 		    "Locate needs a conversationId or a group");
 	}
 	rc = manager_locate(m, group, &route);
+	if (rc == PARLEY_ESTANDBY)
+		return standby_fault(call, m);
 	if (rc == PARLEY_ENOENT) {
 		/* Unknown group: a route to nowhere (the WSDL says so), not a fault. */
 		memset(&route, 0, sizeof route);
@@ -225,6 +258,9 @@ mgr_RegisterConversation(struct parley_call *call, struct soap *soap,
 	struct mgr_conv *convs;
 	const char *why;
 	int i, n = request->__sizeconversation, rc;
+
+	if (!manager_active(m))
+		return standby_fault(call, m);
 
 	if (n < 1 || request->conversation == NULL)
 		return parley_fault(call, PARLEY_FAULT_SENDER,
@@ -261,7 +297,9 @@ mgr_RegisterConversation(struct parley_call *call, struct soap *soap,
 			    "conversation %d (\"%.80s\") of RegisterConversation: %s", i + 1,
 			    in->id, why);
 	}
-	if ((rc = manager_register_conversations(m, convs, (unsigned)n)) != 0)
+	if ((rc = manager_register_conversations(m, convs, (unsigned)n)) == PARLEY_ESTANDBY)
+		return standby_fault(call, m);
+	if (rc != 0)
 		return parley_fault(call, PARLEY_FAULT_RECEIVER,
 		    "the manager could not store the conversations: %s", parley_strerror(rc));
 	response->registered = n;
@@ -276,6 +314,9 @@ mgr_EndConversation(struct parley_call *call, struct soap *soap,
 	const char **ids;
 	int64_t *ended;
 	int i, n = request->__sizeending, rc;
+
+	if (!manager_active(m))
+		return standby_fault(call, m);
 
 	if (n < 1 || request->ending == NULL)
 		return parley_fault(call, PARLEY_FAULT_SENDER,
@@ -301,7 +342,9 @@ mgr_EndConversation(struct parley_call *call, struct soap *soap,
 		ids[i] = in->id;
 		ended[i] = (int64_t)in->ended;
 	}
-	if ((rc = manager_end_conversations(m, ids, ended, (unsigned)n)) != 0)
+	if ((rc = manager_end_conversations(m, ids, ended, (unsigned)n)) == PARLEY_ESTANDBY)
+		return standby_fault(call, m);
+	if (rc != 0)
 		return parley_fault(call, PARLEY_FAULT_RECEIVER,
 		    "the manager could not store the endings: %s", parley_strerror(rc));
 	response->ended = n;
@@ -316,6 +359,9 @@ mgr_ListNodes(struct parley_call *call, struct soap *soap, struct _mgr__ListNode
 	struct mgr_node *nodes;
 	unsigned n, i;
 	int rc = 0;
+
+	if (!manager_active(m))
+		return standby_fault(call, m);
 
 	(void)request;
 	if (manager_list_nodes(m, &nodes, &n) != 0)
@@ -353,6 +399,9 @@ mgr_ListGroups(struct parley_call *call, struct soap *soap, struct _mgr__ListGro
 	unsigned n, i;
 	int rc = 0;
 
+	if (!manager_active(m))
+		return standby_fault(call, m);
+
 	(void)request;
 	if (manager_list_groups(m, &groups, &n) != 0)
 		return out_of_memory(call);
@@ -379,6 +428,9 @@ mgr_ListConversations(struct parley_call *call, struct soap *soap,
 	int limit = request->limit != NULL ? *request->limit : LIST_DEFAULT;
 	int rc;
 
+	if (!manager_active(m))
+		return standby_fault(call, m);
+
 	if (offset < 0)
 		return parley_fault(call, PARLEY_FAULT_SENDER,
 		    "ListConversations: offset must not be negative, not %d", offset);
@@ -393,6 +445,8 @@ mgr_ListConversations(struct parley_call *call, struct soap *soap,
 	f.live_only = request->liveOnly != NULL && *request->liveOnly == xsd__boolean__true_;
 	rc = manager_list_conversations(m, &f, (unsigned)offset, (unsigned)limit, &convs, &n,
 	    &total);
+	if (rc == PARLEY_ESTANDBY)
+		return standby_fault(call, m);
 	if (rc != 0)
 		return parley_fault(call, PARLEY_FAULT_RECEIVER,
 		    "ListConversations failed: %s", parley_strerror(rc));

@@ -55,10 +55,19 @@ void soap_client_set_timeout(struct soap_client *c, unsigned timeout_ms);
 const char *soap_client_error(const struct soap_client *c);
 
 /*
+ * The active manager's URL as named by the standby manager whose fault
+ * ended the last call (that call returned PARLEY_ESTANDBY), else "". The
+ * string lives until the next call.
+ */
+const char *soap_client_standby_at(const struct soap_client *c);
+
+/*
  * Calls of the manager at manager_url (http://HOST:PORT/parley/manager).
  * Each returns 0; PARLEY_ENOENT where said; PARLEY_ETIMEDOUT; PARLEY_EIO when
- * the manager cannot be reached or its answer cannot be read; PARLEY_EFAULT
- * when it answered with a fault (soap_client_error says it). A call that
+ * the manager cannot be reached or its answer cannot be read; PARLEY_ESTANDBY
+ * when it is a standby manager site (soap_client_standby_at may name the
+ * active one); PARLEY_EFAULT when it answered with another fault
+ * (soap_client_error says it). A call that
  * finds its kept-alive connection closed by the manager is made once more
  * on a new one (every call is idempotent). Outputs are filled only on
  * success. register_node fills at most *n_groups groups (the capacity) and

@@ -32,6 +32,7 @@ struct Namespace;
 #define PARLEY_ESTATE     -8   /* not allowed in this phase or state */
 #define PARLEY_ETIMEDOUT  -9   /* timed out */
 #define PARLEY_ENOTACKED -10   /* stored here, but its copy was not acknowledged */
+#define PARLEY_ESTANDBY  -11   /* a standby manager: ask the active one */
 #define PARLEY_DECLINED  -20   /* not mine: forward it */
 #define PARLEY_AGAIN     -21   /* not now: it will be completed later, or retry */
 

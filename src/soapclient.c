@@ -29,6 +29,7 @@ struct soap_client {
 	int64_t started_ms;            /* of the call in progress */
 	int reused;                    /* the call went over a connection kept from before */
 	char error[512];
+	char standby_at[512];          /* the URL a standby manager's last fault named, or "" */
 };
 
 static int64_t
@@ -99,6 +100,30 @@ soap_client_error(const struct soap_client *c)
 	return c->error;
 }
 
+const char *
+soap_client_standby_at(const struct soap_client *c)
+{
+	return c->standby_at;
+}
+
+/* Keep the URL a standby's reason names ("standby: the active manager is at URL"). */
+static void
+take_standby(struct soap_client *c, const char *reason)
+{
+	const char *at = strstr(reason, " is at http://");
+	size_t n;
+
+	c->standby_at[0] = '\0';
+	if (at == NULL)
+		return;
+	at += 7;
+	n = strcspn(at, " \t\r\n\"<>");
+	if (n < sizeof c->standby_at) {
+		memcpy(c->standby_at, at, n);
+		c->standby_at[n] = '\0';
+	}
+}
+
 struct soap *
 soap_client_begin(struct soap_client *c, struct Namespace *ns)
 {
@@ -139,6 +164,7 @@ soap_client_result(struct soap_client *c, int rc, const char *operation, const c
 	const char **fs;
 	char peer[256];
 
+	c->standby_at[0] = '\0';
 	if (rc == SOAP_OK)
 		return 0;
 	peer_of(endpoint, peer, sizeof peer);
@@ -150,6 +176,10 @@ soap_client_result(struct soap_client *c, int rc, const char *operation, const c
 	if (rc == SOAP_FAULT || rc == SOAP_CLI_FAULT || rc == SOAP_SVR_FAULT) {
 		snprintf(c->error, sizeof c->error, "%s at %s answered with a fault: %s", operation,
 		    endpoint, fs != NULL && *fs != NULL ? *fs : "(no reason given)");
+		if (fs != NULL && *fs != NULL && strncmp(*fs, "standby:", 8) == 0) {
+			take_standby(c, *fs);
+			return PARLEY_ESTANDBY;
+		}
 		return PARLEY_EFAULT;
 	}
 	if (rc == SOAP_TCP_ERROR || rc == SOAP_EOF) {

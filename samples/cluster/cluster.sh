@@ -1,7 +1,7 @@
 #!/bin/sh
 # cluster.sh - a three-node Parley cluster on this machine's loopback.
 #
-#   samples/cluster/cluster.sh start [embedded|standalone|replicated]
+#   samples/cluster/cluster.sh start [embedded|standalone|replicated|standby]
 #   samples/cluster/cluster.sh status
 #   samples/cluster/cluster.sh stop
 #
@@ -10,11 +10,14 @@
 # manager listens on 127.0.0.1:8080 and n1, n2, n3 all use it. replicated:
 # as embedded, with store = replicated: each node's group has a copy on the
 # next node (replication ports 9090-9093, 9100-9103, 9110-9113); kill -9 a
-# node and the manager makes its copy the primary.
+# node and the manager makes its copy the primary. standby: three manager
+# sites m1, m2, m3 (127.0.0.1:8080, :8084, :8085; their tables replicated on
+# 9120, 9121, 9122) elect the active manager among them, and n1, n2, n3 (as
+# replicated) list all three; kill -9 the active site and another takes over.
 # Each process has its own data directory under $PARLEY_CLUSTER_DIR
 # (default ./cluster) and its log beside it. PARLEYD names the parleyd to run
 # (default: the one built in ./build, else the one on the PATH).
-# PARLEY_CLUSTER_PORT moves the four ports (default 8080: 8080-8083).
+# PARLEY_CLUSTER_PORT moves the ports (default 8080: 8080-8085).
 set -eu
 
 dir=${PARLEY_CLUSTER_DIR:-./cluster}
@@ -66,13 +69,31 @@ start() {
 		start_one n1 $((base + 1)) -D manager=embedded $r1
 		manager=http://127.0.0.1:$((base + 1))/parley/manager
 		;;
+	standby)
+		sites="127.0.0.1:$((base + 1040)) 127.0.0.1:$((base + 1041)) 127.0.0.1:$((base + 1042))"
+		manager=
+		k=0
+		for port in "$base" $((base + 4)) $((base + 5)); do
+			k=$((k + 1))
+			own=$(echo "$sites" | cut -d' ' -f$k)
+			others=$(echo "$sites" | tr ' ' '\n' | grep -vx "$own" | paste -sd, -)
+			start_one m$k "$port" --manager-only -D manager_repl="$own" \
+			    -D manager_sites="$others"
+			manager=${manager:+$manager,}http://127.0.0.1:$port/parley/manager
+		done
+		r1="-D store=replicated -D repl_ports=4 -D repl_listen=127.0.0.1:$((base + 1010))"
+		r2="-D store=replicated -D repl_ports=4 -D repl_listen=127.0.0.1:$((base + 1020))"
+		r3="-D store=replicated -D repl_ports=4 -D repl_listen=127.0.0.1:$((base + 1030))"
+		# shellcheck disable=SC2086
+		start_one n1 $((base + 1)) -D manager="$manager" $r1
+		;;
 	standalone)
 		start_one manager "$base" --manager-only
 		manager=http://127.0.0.1:$base/parley/manager
 		start_one n1 $((base + 1)) -D manager="$manager"
 		;;
 	*)
-		echo "usage: cluster.sh start [embedded|standalone|replicated]" >&2
+		echo "usage: cluster.sh start [embedded|standalone|replicated|standby]" >&2
 		exit 2
 		;;
 	esac
@@ -80,7 +101,7 @@ start() {
 	start_one n2 $((base + 2)) -D manager="$manager" $r2
 	# shellcheck disable=SC2086
 	start_one n3 $((base + 3)) -D manager="$manager" $r3
-	echo "manager: $manager (WSDL: $manager?wsdl)"
+	echo "manager: $manager (WSDL: ${manager%%,*}?wsdl)"
 	echo "try: parleyctl -u http://127.0.0.1:$((base + 2)) nodes; stop with: $0 stop"
 }
 
@@ -97,7 +118,7 @@ stop() {
 }
 
 status() {
-	for port in "$base" $((base + 1)) $((base + 2)) $((base + 3)); do
+	for port in "$base" $((base + 1)) $((base + 2)) $((base + 3)) $((base + 4)) $((base + 5)); do
 		if curl -s -o /dev/null "http://127.0.0.1:$port/parley/status"; then
 			echo "127.0.0.1:$port answers"
 		fi
@@ -108,5 +129,5 @@ case "${1:-}" in
 start) shift; start "$@" ;;
 stop) stop ;;
 status) status ;;
-*) echo "usage: cluster.sh start [embedded|standalone|replicated] | status | stop" >&2; exit 2 ;;
+*) echo "usage: cluster.sh start [embedded|standalone|replicated|standby] | status | stop" >&2; exit 2 ;;
 esac
