@@ -192,7 +192,9 @@ def standby(wd, nodes):
                      lambda: next((s for s in sites[1:] if state(s) == "active"), None), 10, 0.01)
     takeover = time.time() - t_kill
     print("takeover: %s active %.2f s after the kill of m1" % (new.name, takeover))
-    check(takeover < 5.0, "a standby took over within 5 s (took %.2f s)" % takeover)
+    # Usually 0.1-0.2 s; on a busy machine the new master's first reads may meet a
+    # replication lockout for a few seconds (ARCHITECTURE.md, "The standby manager").
+    check(takeover < 10.0, "a standby took over within 10 s (took %.2f s)" % takeover)
     url = urls[sites.index(new)]
     other = [s for s in sites[1:] if s is not new][0]
     wait_until("%s names the new active manager" % other.name,
