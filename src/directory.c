@@ -36,6 +36,7 @@
 #include "buf.h"
 #include "directory.h"
 #include "log.h"
+#include "repsite.h"
 #include "parley.h"
 
 #define TXN_TRIES 100                  /* deadlock retries of one transaction */
@@ -610,27 +611,6 @@ db_event(DB_ENV *env, u_int32_t event, void *info)
 	}
 }
 
-static u_int32_t
-us(unsigned ms)
-{
-	return (u_int32_t)ms * 1000u;
-}
-
-static int
-add_site(DB_ENV *env, const char *host, unsigned port, u_int32_t which, int creator)
-{
-	DB_SITE *site = NULL;
-	int ret, cret;
-
-	if ((ret = env->repmgr_site(env, host, port, &site, 0)) != 0)
-		return ret;
-	ret = site->set_config(site, which, 1);
-	if (ret == 0 && creator)
-		ret = site->set_config(site, DB_GROUP_CREATOR, 1);
-	cret = site->close(site);
-	return ret != 0 ? ret : cret;
-}
-
 /*
  * Configure the environment (created, not open) as a manager site: elections
  * on, acknowledgements by a quorum, strict two-site rule, NOWAIT, short
@@ -664,21 +644,21 @@ configure_repl(struct directory *d, const struct directory_repl *cfg, const char
 	    (ret = env->rep_set_config(env, DB_REP_CONF_NOWAIT, 1)) != 0 ||
 	    (ret = env->repmgr_set_ack_policy(env, DB_REPMGR_ACKS_QUORUM)) != 0 ||
 	    (ret = env->rep_set_priority(env, 100)) != 0 ||
-	    (ret = env->rep_set_timeout(env, DB_REP_ACK_TIMEOUT, us(ack))) != 0 ||
-	    (ret = env->rep_set_timeout(env, DB_REP_HEARTBEAT_SEND, us(hb))) != 0 ||
-	    (ret = env->rep_set_timeout(env, DB_REP_HEARTBEAT_MONITOR, us(3 * hb))) != 0 ||
-	    (ret = env->rep_set_timeout(env, DB_REP_CONNECTION_RETRY, us(CONNECT_RETRY_MS))) != 0 ||
+	    (ret = env->rep_set_timeout(env, DB_REP_ACK_TIMEOUT, repsite_us(ack))) != 0 ||
+	    (ret = env->rep_set_timeout(env, DB_REP_HEARTBEAT_SEND, repsite_us(hb))) != 0 ||
+	    (ret = env->rep_set_timeout(env, DB_REP_HEARTBEAT_MONITOR, repsite_us(3 * hb))) != 0 ||
+	    (ret = env->rep_set_timeout(env, DB_REP_CONNECTION_RETRY, repsite_us(CONNECT_RETRY_MS))) != 0 ||
 	    (ret = env->rep_set_timeout(env, DB_REP_ELECTION_TIMEOUT,
-	    us(ELECTION_TIMEOUT_MS))) != 0 ||
-	    (ret = env->rep_set_timeout(env, DB_REP_ELECTION_RETRY, us(ELECTION_RETRY_MS))) != 0 ||
+	    repsite_us(ELECTION_TIMEOUT_MS))) != 0 ||
+	    (ret = env->rep_set_timeout(env, DB_REP_ELECTION_RETRY, repsite_us(ELECTION_RETRY_MS))) != 0 ||
 	    (ret = env->rep_set_timeout(env, DB_REP_CHECKPOINT_DELAY, 0)) != 0)
 		return ret;
 	*what = "naming the sites";
-	if ((ret = add_site(env, d->host, d->port, DB_LOCAL_SITE, creator)) != 0)
+	if ((ret = repsite_add(env, d->host, d->port, DB_LOCAL_SITE, creator)) != 0)
 		return ret;
 	for (i = 0; i < n; i++) {
 		addrlist_host_port(sites[i], host, sizeof host, &port);
-		if ((ret = add_site(env, host, port, DB_BOOTSTRAP_HELPER, 0)) != 0)
+		if ((ret = repsite_add(env, host, port, DB_BOOTSTRAP_HELPER, 0)) != 0)
 			return ret;
 	}
 	return 0;

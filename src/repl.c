@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "repsite.h"
 #include "parley.h"
 #include "repl.h"
 
@@ -72,12 +73,6 @@ notify(struct repl *r, enum store_event ev)
 		r->event(r->event_arg, r->owner, ev);
 }
 
-static u_int32_t
-ms_to_us(unsigned ms)
-{
-	return (u_int32_t)ms * 1000u;
-}
-
 static int
 ack_policy(enum store_ack ack)
 {
@@ -97,22 +92,6 @@ ack_policy(enum store_ack ack)
 		 */
 		return DB_REPMGR_ACKS_ALL_AVAILABLE;
 	}
-}
-
-/* Add a site to env: the local listener, or a client's bootstrap helper. */
-static int
-add_site(DB_ENV *env, const char *host, unsigned port, u_int32_t which, int creator)
-{
-	DB_SITE *site = NULL;
-	int ret, cret;
-
-	if ((ret = env->repmgr_site(env, host, port, &site, 0)) != 0)
-		return ret;
-	ret = site->set_config(site, which, 1);
-	if (ret == 0 && creator)
-		ret = site->set_config(site, DB_GROUP_CREATOR, 1);
-	cret = site->close(site);
-	return ret != 0 ? ret : cret;
 }
 
 int
@@ -185,22 +164,22 @@ repl_create(struct repl **out, DB_ENV *env, struct store *owner,
 		what = "setting the ack policy";
 		goto fail;
 	}
-	if ((ret = env->rep_set_timeout(env, DB_REP_ACK_TIMEOUT, ms_to_us(ack_ms))) != 0 ||
-	    (ret = env->rep_set_timeout(env, DB_REP_HEARTBEAT_SEND, ms_to_us(hb_ms))) != 0 ||
+	if ((ret = env->rep_set_timeout(env, DB_REP_ACK_TIMEOUT, repsite_us(ack_ms))) != 0 ||
+	    (ret = env->rep_set_timeout(env, DB_REP_HEARTBEAT_SEND, repsite_us(hb_ms))) != 0 ||
 	    (ret = env->rep_set_timeout(env, DB_REP_HEARTBEAT_MONITOR,
-	    ms_to_us(3 * hb_ms))) != 0 ||
+	    repsite_us(3 * hb_ms))) != 0 ||
 	    (ret = env->rep_set_timeout(env, DB_REP_CONNECTION_RETRY,
-	    ms_to_us(CONNECT_RETRY_MS))) != 0 ||
+	    repsite_us(CONNECT_RETRY_MS))) != 0 ||
 	    (ret = env->rep_set_timeout(env, DB_REP_CHECKPOINT_DELAY, 0)) != 0) {
 		what = "setting the replication timeouts";
 		goto fail;
 	}
-	if ((ret = add_site(env, cfg->host, cfg->port, DB_LOCAL_SITE, cfg->creator)) != 0) {
+	if ((ret = repsite_add(env, cfg->host, cfg->port, DB_LOCAL_SITE, cfg->creator)) != 0) {
 		what = "setting the local site";
 		goto fail;
 	}
 	if (cfg->helper_host != NULL && cfg->helper_host[0] != '\0' &&
-	    (ret = add_site(env, cfg->helper_host, cfg->helper_port, DB_BOOTSTRAP_HELPER,
+	    (ret = repsite_add(env, cfg->helper_host, cfg->helper_port, DB_BOOTSTRAP_HELPER,
 	    0)) != 0) {
 		what = "setting the bootstrap helper";
 		goto fail;

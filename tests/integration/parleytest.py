@@ -8,6 +8,7 @@ from the environment that `make check` exports (top_srcdir, top_builddir).
 import http.client
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -606,3 +607,37 @@ def _complete(data):
     head, _, body = data.partition(b"\r\n\r\n")
     m = re.search(rb"(?i)content-length:\s*(\d+)", head)
     return m is not None and len(body) >= int(m.group(1))
+
+
+def free_ports(n):
+    """A base port with n free ports after it on 127.0.0.1, below the
+    ephemeral range (where outgoing connections take their ports)."""
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20000, 32000 - n)
+        socks = []
+        try:
+            for p in range(base, base + n):
+                s = socket.socket()
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind(("127.0.0.1", p))
+                socks.append(s)
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise TestFailure("no %d free ports in a row" % n)
+
+
+def wait_until(what, cond, timeout=20.0, step=0.05):
+    """cond()'s first true value, asked every step seconds; fails after timeout."""
+    deadline = time.time() + timeout
+    while True:
+        got = cond()
+        if got:
+            return got
+        if time.time() > deadline:
+            raise TestFailure("%s: not so after %.0f s" % (what, timeout))
+        time.sleep(step)

@@ -9,7 +9,6 @@ takes its old group back with nothing acknowledged lost."""
 
 import os
 import random
-import socket
 import sys
 import threading
 import time
@@ -23,26 +22,6 @@ CLIENTS = 16
 NAMES = ("n1", "n2", "n3")
 
 
-def free_ports(n):
-    """A base port with n free ports after it on 127.0.0.1."""
-    rng = random.Random()
-    for _ in range(200):
-        # Below the ephemeral range, where outgoing connections take their ports.
-        base = rng.randrange(20000, 32000 - n)
-        socks = []
-        try:
-            for p in range(base, base + n):
-                s = socket.socket()
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                s.bind(("127.0.0.1", p))
-                socks.append(s)
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise TestFailure("no %d free ports in a row" % n)
 
 
 def node(wd, name, manager, repl_base, ack="all"):
@@ -56,15 +35,6 @@ def held(n):
     return {h["group"]: h for h in n.status().get("held", [])}
 
 
-def wait_until(what, cond, timeout=20.0):
-    deadline = time.time() + timeout
-    while True:
-        got = cond()
-        if got:
-            return got
-        if time.time() > deadline:
-            raise TestFailure("%s: not so after %.0f s" % (what, timeout))
-        time.sleep(0.05)
 
 
 def settled(nodes, layout):

@@ -18,8 +18,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from parleytest import *  # noqa: F401,F403
-from test_failover import (free_ports, node, held, wait_until, settled, manager_groups, load,
-                           check_carts)
+from test_failover import node, held, settled, manager_groups, load, check_carts
 
 
 def cluster(wd, nodes, ack):

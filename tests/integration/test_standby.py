@@ -10,49 +10,20 @@ data node killed afterwards still has its group failed over by the new
 active manager."""
 
 import os
-import random
-import socket
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from parleytest import *  # noqa: F401,F403
+from test_failover import held, settled
 
 INTERVAL_MS = 200
 MISSES = 3
 
 
-def free_ports(n):
-    """A base port with n free ports after it on 127.0.0.1, below the ephemeral range."""
-    rng = random.Random()
-    for _ in range(200):
-        base = rng.randrange(20000, 32000 - n)
-        socks = []
-        try:
-            for p in range(base, base + n):
-                s = socket.socket()
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                s.bind(("127.0.0.1", p))
-                socks.append(s)
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise TestFailure("no %d free ports in a row" % n)
 
 
-def wait_until(what, cond, timeout=20.0, step=0.05):
-    deadline = time.time() + timeout
-    while True:
-        got = cond()
-        if got:
-            return got
-        if time.time() > deadline:
-            raise TestFailure("%s: not so after %.0f s" % (what, timeout))
-        time.sleep(step)
 
 
 def state(m):
@@ -64,22 +35,6 @@ def state(m):
     except (OSError, ValueError, TestFailure):
         return None
 
-
-def held(n):
-    return {h["group"]: h for h in n.status().get("held", [])}
-
-
-def settled(nodes, layout):
-    for n in nodes:
-        h = held(n)
-        for g, role in layout.get(n.name, {}).items():
-            if g not in h or h[g]["role"] != role:
-                return False
-            if role == "primary" and not h[g]["serving"]:
-                return False
-            if role == "secondary" and not h[g]["synced"]:
-                return False
-    return True
 
 
 class Sampler(threading.Thread):
