@@ -507,6 +507,9 @@ cluster_close(struct cluster_parts *p)
 	memset(p, 0, sizeof *p);
 }
 
+/* The cluster's control traffic (server.h: a lane of its own). */
+static const char *const control_paths[] = { NODE_PATH, MGR_PATH, NULL };
+
 int
 main(int argc, char **argv)
 {
@@ -668,6 +671,8 @@ main(int argc, char **argv)
 	scfg.send_timeout_ms = conf.send_timeout_ms;
 	scfg.keepalive_timeout_ms = conf.keepalive_timeout_ms;
 	scfg.limits.max_body = conf.max_message_bytes;
+	/* Heartbeats and the manager's calls are answered even when every worker is busy. */
+	scfg.control_paths = control_paths;
 	if (server_start(&srv, &scfg, &hooks, err, sizeof err) != 0) {
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		goto fail_msg;

@@ -53,6 +53,8 @@ struct slot {
 	uint32_t gen;                   /* bumped at every close, so stale events are recognised */
 	_Atomic int state;              /* also read without the lock by the tick's first look */
 	int fd;
+	int lane;                       /* the epoll set it is in: 0 the workers', 1 the control lane's */
+	int control;                    /* it carried control traffic: it goes to the control lane */
 	int64_t deadline;               /* ms; set by the holder, read by the tick when IDLE or LINGER */
 	char *rbuf;                     /* bytes read; one spare byte after rlen for http_parse */
 	size_t rpos;                    /* start of the bytes not consumed yet */
@@ -67,6 +69,7 @@ struct worker {
 	struct server *srv;
 	pthread_t tid;
 	void *state;
+	int epfd;                       /* the epoll set it waits on */
 };
 
 struct server {
@@ -74,13 +77,14 @@ struct server {
 	struct server_hooks hooks;
 	char address[INET6_ADDRSTRLEN + 8];
 	int lfd, epfd, wakefd, spare_fd;
+	int cepfd;                      /* the control lane's epoll set, or -1 */
 	size_t rmax;                    /* read buffer size limit: max_head + max_body + 1 */
 	struct slot *slots;
 	uint32_t nslots;
 	pthread_mutex_t free_lock;      /* guards free_idx, nfree and spare_fd */
 	uint32_t *free_idx;
 	uint32_t nfree;
-	struct worker *workers;
+	struct worker *workers;         /* the workers, then the control lane's */
 	unsigned nworkers;              /* threads started */
 	pthread_mutex_t init_lock;
 	pthread_cond_t init_cond;
@@ -213,7 +217,9 @@ conn_close(struct slot *sl)
 
 	/* Counted first, so that a client who sees the close sees the count too. */
 	atomic_fetch_sub(&s->open, 1);
-	epoll_ctl(s->epfd, EPOLL_CTL_DEL, sl->fd, NULL);
+	epoll_ctl(sl->lane ? s->cepfd : s->epfd, EPOLL_CTL_DEL, sl->fd, NULL);
+	sl->lane = 0;
+	sl->control = 0;
 	close(sl->fd);
 	sl->fd = -1;
 	sl->gen++;
@@ -255,12 +261,24 @@ conn_wait(struct slot *sl, int state, int with_out)
 {
 	struct epoll_event ev;
 
+	struct server *s = sl->srv;
+	int ok;
+
 	pthread_mutex_lock(&sl->lock);
 	atomic_store(&sl->state, state);
 	ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT | (with_out ? EPOLLOUT : 0);
 	ev.data.u64 = ev_data(sl->index, sl->gen);
-	if (epoll_ctl(sl->srv->epfd, EPOLL_CTL_MOD, sl->fd, &ev) != 0) {
-		log_warn("epoll_ctl(MOD) for %s", sl->x.peer);
+	if (sl->control && !sl->lane && s->cepfd >= 0) {
+		/* Control traffic: from now on the control lane's threads serve it. */
+		ok = epoll_ctl(s->epfd, EPOLL_CTL_DEL, sl->fd, NULL) == 0 &&
+		    epoll_ctl(s->cepfd, EPOLL_CTL_ADD, sl->fd, &ev) == 0;
+		if (ok)
+			sl->lane = 1;
+	} else {
+		ok = epoll_ctl(sl->lane ? s->cepfd : s->epfd, EPOLL_CTL_MOD, sl->fd, &ev) == 0;
+	}
+	if (!ok) {
+		log_warn("epoll_ctl for %s", sl->x.peer);
 		conn_close(sl);
 	}
 	pthread_mutex_unlock(&sl->lock);
@@ -540,6 +558,18 @@ conn_after(struct slot *sl, int keep, int eof)
 	return 0;
 }
 
+/* Whether path is control traffic (server_config.control_paths). */
+static int
+is_control(const struct server *s, const char *path)
+{
+	const char *const *p;
+
+	for (p = s->cfg.control_paths; p != NULL && *p != NULL; p++)
+		if (path != NULL && strncmp(path, *p, strlen(*p)) == 0)
+			return 1;
+	return 0;
+}
+
 /*
  * Give the whole request in sl->x.req to the handler. Returns 1 when the
  * handler parked it: the slot then belongs to whoever calls server_finish.
@@ -557,6 +587,8 @@ conn_handle(struct worker *w, struct slot *sl, int eof)
 	buf_reset(&x->body);
 	x->close = !x->req.keep_alive || eof;
 	x->parked = NULL;
+	if (!sl->control && is_control(s, x->req.path))
+		sl->control = 1;
 	atomic_fetch_add_explicit(&s->busy, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->requests, 1, memory_order_relaxed);
 	rc = s->hooks.handle(s->hooks.arg, w->state, x);
@@ -706,6 +738,8 @@ conn_open(struct server *s, struct slot *sl, int fd, const struct sockaddr_stora
 	atomic_fetch_add_explicit(&s->accepted, 1, memory_order_relaxed);
 	pthread_mutex_lock(&sl->lock);
 	sl->fd = fd;
+	sl->lane = 0;
+	sl->control = 0;
 	atomic_store(&sl->state, SLOT_IDLE);
 	ev.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT;
 	ev.data.u64 = ev_data(sl->index, sl->gen);
@@ -786,7 +820,7 @@ worker_main(void *arg)
 	 * others wait behind its handler while it is busy.
 	 */
 	while (!atomic_load(&s->stopping)) {
-		n = epoll_wait(s->epfd, &ev, 1, -1);
+		n = epoll_wait(w->epfd, &ev, 1, -1);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -847,6 +881,8 @@ server_free(struct server *s)
 		close(s->lfd);
 	if (s->epfd >= 0)
 		close(s->epfd);
+	if (s->cepfd >= 0)
+		close(s->cepfd);
 	if (s->wakefd >= 0)
 		close(s->wakefd);
 	if (s->spare_fd >= 0)
@@ -883,6 +919,8 @@ fill_defaults(struct server_config *c)
 		c->limits.max_body = 1024 * 1024;
 	if (c->limits.max_fields == 0)
 		c->limits.max_fields = 64;
+	if (c->control_workers == 0)
+		c->control_workers = 1;
 }
 
 /* The canned answers sent without a slot (503) or from the tick (408). */
@@ -936,7 +974,9 @@ start_workers(struct server *s, char *err, size_t errlen)
 	unsigned i;
 	int rc = 0;
 
-	s->workers = calloc(s->cfg.workers, sizeof *s->workers);
+	unsigned total = s->cfg.workers + (s->cepfd >= 0 ? s->cfg.control_workers : 0);
+
+	s->workers = calloc(total, sizeof *s->workers);
 	if (s->workers == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return PARLEY_ENOMEM;
@@ -951,8 +991,9 @@ start_workers(struct server *s, char *err, size_t errlen)
 	sigdelset(&all, SIGFPE);
 	sigdelset(&all, SIGILL);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	for (i = 0; i < s->cfg.workers; i++) {
+	for (i = 0; i < total; i++) {
 		s->workers[i].srv = s;
+		s->workers[i].epfd = i < s->cfg.workers ? s->epfd : s->cepfd;
 		if (pthread_create(&s->workers[i].tid, NULL, worker_main, &s->workers[i]) != 0) {
 			snprintf(err, errlen, "cannot start worker thread %u: %s", i, strerror(errno));
 			rc = PARLEY_EIO;
@@ -998,7 +1039,7 @@ server_start(struct server **out, const struct server_config *cfg,
 	s = calloc(1, sizeof *s);
 	if (s == NULL)
 		goto nomem;
-	s->lfd = s->epfd = s->wakefd = s->spare_fd = -1;
+	s->lfd = s->epfd = s->wakefd = s->spare_fd = s->cepfd = -1;
 	s->cfg = *cfg;
 	s->cfg.listen = NULL;
 	fill_defaults(&s->cfg);
@@ -1051,6 +1092,14 @@ server_start(struct server **out, const struct server_config *cfg,
 		snprintf(err, errlen, "epoll_ctl: %s", strerror(errno));
 		rc = PARLEY_EIO;
 		goto fail;
+	}
+	if (s->cfg.control_paths != NULL && s->cfg.control_paths[0] != NULL) {
+		if ((s->cepfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+		    epoll_ctl(s->cepfd, EPOLL_CTL_ADD, s->wakefd, &ev) != 0) {
+			snprintf(err, errlen, "epoll for the control lane: %s", strerror(errno));
+			rc = PARLEY_EIO;
+			goto fail;
+		}
 	}
 
 	rc = start_workers(s, err, errlen);

@@ -26,6 +26,15 @@ struct server_config {
 	unsigned send_timeout_ms;      /* a response must be taken within this; default 10000 */
 	unsigned keepalive_timeout_ms; /* idle connections are closed after this; default 60000 */
 	struct http_limits limits;
+	/*
+	 * Paths (prefixes, NULL-terminated list) of the cluster's control
+	 * traffic: a kept-alive connection that carried one is served from
+	 * then on by control_workers threads of its own (default 1), so that
+	 * heartbeats are answered while every worker is busy. NULL: none.
+	 * The list must outlive the server (a static array).
+	 */
+	const char *const *control_paths;
+	unsigned control_workers;
 };
 
 /* One request and its response. The server owns it; the handler fills the response. */

@@ -175,7 +175,8 @@ start(struct harness *h, struct server_config *cfg)
 	if (rc != 0)
 		fprintf(stderr, "server_start: %s\n", err);
 	CU_ASSERT_EQUAL_FATAL(rc, 0);
-	CU_ASSERT_EQUAL(atomic_load(&h->inits), (int)cfg->workers);
+	/* Every worker, and the control lane's one thread when there is a lane. */
+	CU_ASSERT_EQUAL(atomic_load(&h->inits), (int)cfg->workers + (cfg->control_paths != NULL));
 	pthread_create(&h->ticker, NULL, ticker_main, h);
 }
 
@@ -452,6 +453,48 @@ base_config(struct server_config *cfg, unsigned workers)
 }
 
 /* ---- the cases ------------------------------------------------------------ */
+
+/*
+ * The control lane: a kept-alive connection that carried a control path is
+ * answered by the lane's own thread while the only worker is busy.
+ */
+static void
+test_control_lane(void)
+{
+	static const char *const control[] = { "/ctl", NULL };
+	struct harness h = { 0 };
+	struct server_config cfg;
+	struct client *ctl, *busy;
+	int64_t t0, took;
+
+	base_config(&cfg, 1);
+	cfg.control_paths = control;
+	start(&h, &cfg);
+	ctl = cli_open(&h);
+	busy = cli_open(&h);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ctl);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(busy);
+	/* The first control request moves its connection to the lane. */
+	CU_ASSERT_EQUAL(cli_echo(ctl, "/ctl", "one"), 0);
+	/* The one worker sleeps 1500 ms; the lane answers meanwhile. */
+	CU_ASSERT_EQUAL(cli_send(busy, "POST /sleep?1500 HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Length: 0\r\n\r\n"), 0);
+	sleep_ms(100);
+	t0 = now_ms();
+	CU_ASSERT_EQUAL(cli_echo(ctl, "/ctl", "two"), 0);
+	took = now_ms() - t0;
+	CU_ASSERT(took < 700);
+	/* A plain request on a plain connection waits for the worker, as before. */
+	{
+		struct resp r;
+
+		CU_ASSERT_EQUAL(cli_response(busy, &r), 0);
+		CU_ASSERT_EQUAL(r.status, 200);
+	}
+	cli_close(ctl);
+	cli_close(busy);
+	stop(&h);
+}
 
 static void
 test_keep_alive(void)
@@ -1095,6 +1138,7 @@ main(void)
 		{ "random garbage and dropped connections", test_fuzz },
 		{ "start errors: address, in use, worker_init", test_start_errors },
 		{ "IPv6 listen address", test_ipv6_listen },
+		{ "control lane answers while every worker is busy", test_control_lane },
 		{ NULL, NULL }
 	};
 
