@@ -746,6 +746,7 @@ write_file(struct gen *gen, const char *dir, const char *file, const struct buf 
 {
 	char path[4096], tmp[4200];
 	FILE *f;
+	int ok;
 
 	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, file) >= sizeof path)
 		return fail(gen, "%s: path too long", dir);
@@ -753,7 +754,11 @@ write_file(struct gen *gen, const char *dir, const char *file, const struct buf 
 	f = fopen(tmp, "wb");
 	if (f == NULL)
 		return fail(gen, "%s: cannot create it: %s", tmp, strerror(errno));
-	if (fwrite(b->data, 1, b->len, f) != b->len || fclose(f) != 0) {
+	/* An empty buf has no data: fwrite must not see its NULL. */
+	ok = b->len == 0 || fwrite(b->data, 1, b->len, f) == b->len;
+	if (fclose(f) != 0)
+		ok = 0;
+	if (!ok) {
 		fail(gen, "%s: cannot write it: %s", tmp, strerror(errno));
 		remove(tmp);
 		return PARLEY_EIO;
