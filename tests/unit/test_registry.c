@@ -180,6 +180,40 @@ load_test_deploy(void)
 }
 
 /*
+ * The services of r now. Nothing changes r in these tests but the test
+ * itself, and r's own view holds what these return until the next change.
+ */
+static const struct service *
+find(struct registry *r, const char *name)
+{
+	struct registry_view *v = registry_acquire(r);
+	const struct service *svc = registry_find(v, name);
+
+	registry_release(v);
+	return svc;
+}
+
+static const struct service *
+at(struct registry *r, unsigned i)
+{
+	struct registry_view *v = registry_acquire(r);
+	const struct service *svc = registry_at(v, i);
+
+	registry_release(v);
+	return svc;
+}
+
+static unsigned
+count(struct registry *r)
+{
+	struct registry_view *v = registry_acquire(r);
+	unsigned n = registry_count(v);
+
+	registry_release(v);
+	return n;
+}
+
+/*
  * Run operation op of svc on a SOAP 1.1 request whose body is body (the
  * prefix "t" is bound to ns), as the container would: the module's namespace
  * table, the envelope read up to the body, invoke, and the bean stored when
@@ -249,15 +283,15 @@ test_load(void)
 	const struct service *cart, *tally;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-	CU_ASSERT_EQUAL(registry_count(r), 2);
-	cart = registry_at(r, 0);
-	tally = registry_at(r, 1);
-	CU_ASSERT_PTR_NULL(registry_at(r, 2));
+	CU_ASSERT_EQUAL(count(r), 2);
+	cart = at(r, 0);
+	tally = at(r, 1);
+	CU_ASSERT_PTR_NULL(at(r, 2));
 	CU_ASSERT_STRING_EQUAL(cart->name, "cart");
 	CU_ASSERT_STRING_EQUAL(tally->name, "tally");
-	CU_ASSERT_PTR_EQUAL(registry_find(r, "cart"), cart);
-	CU_ASSERT_PTR_EQUAL(registry_find(r, "tally"), tally);
-	CU_ASSERT_PTR_NULL(registry_find(r, "nope"));
+	CU_ASSERT_PTR_EQUAL(find(r, "cart"), cart);
+	CU_ASSERT_PTR_EQUAL(find(r, "tally"), tally);
+	CU_ASSERT_PTR_NULL(find(r, "nope"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(cart->descriptor_path, "tests/deploy/cart.service"));
 
 	CU_ASSERT_EQUAL(cart->version, 1);
@@ -301,8 +335,8 @@ test_operation_lookup(void)
 	const struct operation *op;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-	cart = registry_find(r, "cart");
-	tally = registry_find(r, "tally");
+	cart = find(r, "cart");
+	tally = find(r, "tally");
 
 	/* By wsa:Action, explicit or the WS-Addressing default. */
 	op = registry_operation(cart, NS_CART "/AddItem", NULL, NULL);
@@ -348,8 +382,8 @@ test_modules_distinct(void)
 	const struct service *cart, *tally;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-	cart = registry_find(r, "cart");
-	tally = registry_find(r, "tally");
+	cart = find(r, "cart");
+	tally = find(r, "tally");
 	CU_ASSERT_PTR_NOT_EQUAL(cart->dl, tally->dl);
 	CU_ASSERT_PTR_NOT_EQUAL(cart->module, tally->module);
 	CU_ASSERT_STRING_EQUAL(cart->module->name, "cart");
@@ -384,8 +418,8 @@ test_invoke(void)
 	struct buf out = BUF_INIT;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-	cart = registry_find(r, "cart");
-	tally = registry_find(r, "tally");
+	cart = find(r, "cart");
+	tally = find(r, "tally");
 	memset(&cc, 0, sizeof cc);
 	memset(&tc, 0, sizeof tc);
 	cc.id = "conv-cart";
@@ -464,7 +498,7 @@ test_cart_faults(void)
 	unsigned i;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-	cart = registry_find(r, "cart");
+	cart = find(r, "cart");
 	memset(&call, 0, sizeof call);
 	call.id = "c";
 	CU_ASSERT_EQUAL(run(cart, "StartCart", NS_CART, "<t:StartCart/>", &call, &out), 0);
@@ -525,7 +559,7 @@ test_cart_line_limit(void)
 	unsigned i;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-	cart = registry_find(r, "cart");
+	cart = find(r, "cart");
 	memset(&call, 0, sizeof call);
 	call.id = "c";
 	CU_ASSERT_EQUAL(run(cart, "StartCart", NS_CART, "<t:StartCart/>", &call, &out), 0);
@@ -560,7 +594,7 @@ test_write_wsdl(void)
 	struct wsdl w;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-	cart = registry_find(r, "cart");
+	cart = find(r, "cart");
 	CU_ASSERT_EQUAL(registry_write_wsdl(cart, "http://node.example:8080/", &out), 0);
 	CU_ASSERT(contains(&out,
 	    "<soap:address location=\"http://node.example:8080/services/cart\"/>"));
@@ -744,7 +778,7 @@ test_missing_files(void)
 	scratch_text(&s, "README", "not a descriptor\n");
 	CU_ASSERT_EQUAL(registry_load(&r, s.dir, err, sizeof err), 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-	CU_ASSERT_EQUAL(registry_count(r), 0);
+	CU_ASSERT_EQUAL(count(r), 0);
 	registry_free(r);
 	scratch_free(&s);
 }
