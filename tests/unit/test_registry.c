@@ -100,6 +100,19 @@ parley_bean_set(struct parley_call *call, const void *data, size_t len)
 	return 0;
 }
 
+uint32_t
+parley_bean_version(const struct parley_call *call)
+{
+	return call->phase == PARLEY_PHASE_NONE || call->bean.len == 0 ? 0 : 1;
+}
+
+uint32_t
+parley_call_version(const struct parley_call *call)
+{
+	(void)call;
+	return 1;
+}
+
 int
 parley_fault(struct parley_call *call, enum parley_fault_code code, const char *fmt, ...)
 {
