@@ -12,6 +12,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -683,16 +684,22 @@ scratch_copy(struct scratch *s, const char *from, const char *to)
 	buf_free(&b);
 }
 
+/* Remove the scratch directory and every file in it (deploys rename some). */
 static void
 scratch_free(struct scratch *s)
 {
 	char path[512];
-	unsigned i;
+	struct dirent *e;
+	DIR *d = opendir(s->dir);
 
-	for (i = 0; i < s->n; i++) {
-		snprintf(path, sizeof path, "%s/%s", s->dir, s->files[i]);
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof path, "%s/%s", s->dir, e->d_name);
 		unlink(path);
 	}
+	if (d != NULL)
+		closedir(d);
 	rmdir(s->dir);
 }
 
@@ -868,6 +875,140 @@ test_remote_import(void)
 	scratch_free(&s);
 }
 
+static const char tally_descriptor[] =
+    "service tally\nmodule tally-a.so\nwsdl tally-a.wsdl\n"
+    "operation StartCart start\noperation AddItem continue\noperation GetCart continue\n"
+    "operation Checkout finish\noperation Sleep continue\noperation Echo none\n";
+
+static int
+exists(const struct scratch *s, const char *name)
+{
+	char path[512];
+
+	snprintf(path, sizeof path, "%s/%s", s->dir, name);
+	return access(path, F_OK) == 0;
+}
+
+/*
+ * Deploy and undeploy while views are held: a held view keeps what it had,
+ * a staged descriptor becomes NAME.service, refusals change nothing.
+ */
+static void
+test_deploy_undeploy(void)
+{
+	struct registry_change c;
+	struct registry_view *before, *after;
+	struct registry *r = NULL;
+	struct scratch s;
+	char from[512], to[512];
+
+	scratch_new(&s);
+	scratch_copy(&s, "cart.so", "cart.so");
+	scratch_copy(&s, "cart.wsdl", "cart.wsdl");
+	scratch_text(&s, "cart.service", cart_descriptor);
+	CU_ASSERT_EQUAL_FATAL(registry_load(&r, s.dir, err, sizeof err), 0);
+	before = registry_acquire(r);
+	CU_ASSERT_EQUAL(registry_count(before), 1);
+
+	/* A new service from a staged descriptor. */
+	scratch_copy(&s, "tally.so", "tally-a.so");
+	scratch_copy(&s, "tally.wsdl", "tally-a.wsdl");
+	scratch_text(&s, ".tally-a.service", tally_descriptor);
+	CU_ASSERT_EQUAL(registry_deploy(r, ".tally-a.service", &c, err, sizeof err), 0);
+	CU_ASSERT_STRING_EQUAL(c.service, "tally");
+	CU_ASSERT_EQUAL(c.version, 1);
+	CU_ASSERT_EQUAL(c.replaced, 0);
+	CU_ASSERT(!exists(&s, ".tally-a.service") && exists(&s, "tally.service"));
+	CU_ASSERT_EQUAL(registry_count(before), 1);
+	after = registry_acquire(r);
+	CU_ASSERT_EQUAL(registry_count(after), 2);
+	CU_ASSERT_PTR_NOT_NULL(registry_find(after, "tally"));
+	CU_ASSERT_PTR_NULL(registry_find(before, "tally"));
+	CU_ASSERT_STRING_EQUAL(registry_at(after, 0)->name, "cart");
+	registry_release(after);
+
+	/* A new version of the cart; the held view keeps version 1. */
+	scratch_text(&s, ".cart-2.service", "version 2\nservice cart\nmodule cart.so\n"
+	    "wsdl cart.wsdl\noperation StartCart start\noperation AddItem continue\n"
+	    "operation GetCart continue\noperation Checkout finish\n");
+	CU_ASSERT_EQUAL(registry_deploy(r, ".cart-2.service", &c, err, sizeof err), 0);
+	CU_ASSERT_EQUAL(c.version, 2);
+	CU_ASSERT_EQUAL(c.replaced, 1);
+	CU_ASSERT_EQUAL(registry_find(before, "cart")->version, 1);
+	CU_ASSERT_EQUAL(find(r, "cart")->version, 2);
+	registry_release(before);
+
+	/* Refused: an operation the WSDL lacks. Nothing changes; the staged file stays. */
+	scratch_text(&s, ".cart-3.service", "version 3\nservice cart\nmodule cart.so\n"
+	    "wsdl cart.wsdl\noperation StartCart start\noperation AddItem continue\n"
+	    "operation GetCart continue\noperation Checkout finish\noperation Refund continue\n");
+	CU_ASSERT_EQUAL(registry_deploy(r, ".cart-3.service", &c, err, sizeof err), PARLEY_EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "operation 'Refund' is not in"));
+	CU_ASSERT(exists(&s, ".cart-3.service"));
+	CU_ASSERT_EQUAL(find(r, "cart")->version, 2);
+
+	/* Refused: a running module's file replaced under its name. */
+	snprintf(from, sizeof from, "%s/tally-a.so", s.dir);
+	snprintf(to, sizeof to, "%s/old.so", s.dir);
+	CU_ASSERT_EQUAL(rename(from, to), 0);
+	scratch_copy(&s, "tally.so", "tally-a.so");
+	scratch_text(&s, ".tally-b.service", tally_descriptor);
+	CU_ASSERT_EQUAL(registry_deploy(r, ".tally-b.service", &c, err, sizeof err), PARLEY_EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "the file was replaced: the node would run the old code"));
+
+	/* Names that are not descriptors in the deploy directory. */
+	CU_ASSERT_EQUAL(registry_deploy(r, "../cart.service", &c, err, sizeof err), PARLEY_EINVAL);
+	CU_ASSERT_EQUAL(registry_deploy(r, "cart.so", &c, err, sizeof err), PARLEY_EINVAL);
+
+	CU_ASSERT_EQUAL(registry_undeploy(r, "tally", err, sizeof err), 0);
+	CU_ASSERT(!exists(&s, "tally.service"));
+	CU_ASSERT_PTR_NULL(find(r, "tally"));
+	CU_ASSERT_EQUAL(registry_undeploy(r, "tally", err, sizeof err), PARLEY_ENOENT);
+	registry_free(r);
+	scratch_free(&s);
+}
+
+static unsigned reports;
+
+static void
+count_report(void *arg, const char *file, int rc, const struct registry_change *c,
+    const char *why)
+{
+	(void)arg;
+	(void)file;
+	(void)c;
+	if (rc != 0)
+		fprintf(stderr, "\n  rescan: %s\n", why);
+	reports++;
+}
+
+/* A rescan deploys what is new or changed, once. */
+static void
+test_rescan(void)
+{
+	struct registry *r = NULL;
+	struct scratch s;
+
+	scratch_new(&s);
+	scratch_copy(&s, "cart.so", "cart.so");
+	scratch_copy(&s, "cart.wsdl", "cart.wsdl");
+	scratch_text(&s, "cart.service", cart_descriptor);
+	CU_ASSERT_EQUAL_FATAL(registry_load(&r, s.dir, err, sizeof err), 0);
+	reports = 0;
+	CU_ASSERT_EQUAL(registry_rescan(r, count_report, NULL), 0);
+	CU_ASSERT_EQUAL(reports, 0);
+	scratch_copy(&s, "tally.so", "tally-a.so");
+	scratch_copy(&s, "tally.wsdl", "tally-a.wsdl");
+	scratch_text(&s, "tally.service", tally_descriptor);
+	CU_ASSERT_EQUAL(registry_rescan(r, count_report, NULL), 1);
+	CU_ASSERT_EQUAL(reports, 1);
+	CU_ASSERT_PTR_NOT_NULL(find(r, "tally"));
+	CU_ASSERT_EQUAL(registry_rescan(r, count_report, NULL), 0);
+	CU_ASSERT_EQUAL(reports, 1);
+	registry_free(r);
+	scratch_free(&s);
+}
+
 int
 main(void)
 {
@@ -885,6 +1026,8 @@ main(void)
 		{ "operation mismatch", test_operation_mismatch },
 		{ "duplicate service", test_duplicate_service },
 		{ "remote import", test_remote_import },
+		{ "deploy and undeploy", test_deploy_undeploy },
+		{ "rescan", test_rescan },
 		{ NULL, NULL }
 	};
 
