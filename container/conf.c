@@ -33,6 +33,7 @@ enum kind {
 	K_LEVEL,
 	K_MANAGER,
 	K_ROLE,
+	K_ADMIN,
 	K_URL,          /* "" or http://HOST:PORT */
 	K_SITES         /* "" or HOST:PORT,HOST:PORT... */
 };
@@ -78,6 +79,9 @@ static const struct key keys[] = {
 	  "Berkeley DB cache; in memory mode it bounds what the store can hold" },
 	{ "deploy_dir", K_STRING, STR(deploy_dir), 0, 0, NULL,
 	  "directory of deployed services (NAME.service files)" },
+	{ "admin_allow", K_ADMIN, NUM(admin_allow), 0, 0, "loopback",
+	  "who may deploy and undeploy services (POST /parley/admin/...): loopback (clients "
+	  "on 127.0.0.0/8 and ::1), any, or none" },
 	{ "role", K_ROLE, NUM(role), 0, 0, "node",
 	  "node (serves services, holds conversations) or manager (only the manager)" },
 	{ "manager", K_MANAGER, STR(manager), 0, 0, "embedded",
@@ -333,6 +337,18 @@ conf_set(struct conf *c, const char *name, const char *value, char *err, size_t 
 			c->role = CONF_ROLE_MANAGER;
 		else {
 			snprintf(err, errlen, "role '%s' must be node or manager", value);
+			return PARLEY_EINVAL;
+		}
+		return 0;
+	case K_ADMIN:
+		if (strcmp(value, "loopback") == 0)
+			c->admin_allow = CONF_ADMIN_LOOPBACK;
+		else if (strcmp(value, "any") == 0)
+			c->admin_allow = CONF_ADMIN_ANY;
+		else if (strcmp(value, "none") == 0)
+			c->admin_allow = CONF_ADMIN_NONE;
+		else {
+			snprintf(err, errlen, "admin_allow '%s' must be loopback, any or none", value);
 			return PARLEY_EINVAL;
 		}
 		return 0;
@@ -641,6 +657,7 @@ print_value(FILE *f, const struct conf *c, const struct key *k)
 	static const char *acks[] = { "all", "one", "none" };
 	static const char *syncs[] = { "full", "write", "none" };
 	static const char *levels[] = { "warn", "info", "debug" };
+	static const char *admins[] = { "loopback", "any", "none" };
 
 	switch (k->kind) {
 	case K_STRING:
@@ -659,6 +676,9 @@ print_value(FILE *f, const struct conf *c, const struct key *k)
 		break;
 	case K_ROLE:
 		fputs(c->role == CONF_ROLE_MANAGER ? "manager" : "node", f);
+		break;
+	case K_ADMIN:
+		fputs(admins[c->admin_allow], f);
 		break;
 	case K_SYNC:
 		fputs(syncs[c->sync], f);

@@ -16,6 +16,9 @@
 
 enum conf_role { CONF_ROLE_NODE = 0, CONF_ROLE_MANAGER };
 
+/* Who may call the node's admin endpoints (deploy, undeploy). */
+enum conf_admin { CONF_ADMIN_LOOPBACK = 0, CONF_ADMIN_ANY, CONF_ADMIN_NONE };
+
 struct conf {
 	char node_id[33];
 	enum conf_role role;
@@ -30,6 +33,7 @@ struct conf {
 	unsigned ack_timeout_ms;
 	unsigned lease_ms;
 	char deploy_dir[CONF_PATH_MAX];
+	enum conf_admin admin_allow;
 	char manager[1024];                /* embedded, or one or more manager URLs, comma-separated */
 	char manager_repl[128];            /* role = manager: this site's replication listener, or "" */
 	char manager_sites[1024];          /* the other manager sites' listeners, comma-separated */

@@ -196,6 +196,7 @@ get_service(struct frontend *f, struct exchange *x, const struct service *svc, c
 	if (svc == NULL)
 		return answer_text(x, 404, "no service %s is deployed here; GET /parley/status lists them\n",
 		    name);
+	/* svc stays valid while the caller holds its view (or for ever: a builtin). */
 	base_url(f, x, url, sizeof url);
 	if (x->req.query != NULL &&
 	    (strcasecmp(x->req.query, "wsdl") == 0 || strcasecmp(x->req.query, "singleWsdl") == 0)) {
@@ -216,13 +217,15 @@ get_service(struct frontend *f, struct exchange *x, const struct service *svc, c
 static int
 get_index(struct frontend *f, struct exchange *x)
 {
-	unsigned i, n = registry_count(f->registry);
+	struct registry_view *v = registry_acquire(f->registry);
+	unsigned i, n = registry_count(v);
 
 	answer_text(x, 200, "parleyd %s, node %s\nservices:\n", PACKAGE_VERSION, f->conf->node_id);
 	for (i = 0; i < n; i++)
 		buf_printf(&x->body, "  /services/%s  (WSDL: /services/%s?wsdl)\n",
-		    registry_at(f->registry, i)->name, registry_at(f->registry, i)->name);
+		    registry_at(v, i)->name, registry_at(v, i)->name);
 	buf_puts(&x->body, "status: /parley/status\n");
+	registry_release(v);
 	return 0;
 }
 
@@ -244,6 +247,8 @@ handle(void *arg, void *worker, struct exchange *x)
 	const char *path = x->req.path;
 	int get = strcmp(x->req.method, "GET") == 0 || strcmp(x->req.method, "HEAD") == 0;
 
+	if (strcmp(path, "/parley/admin") == 0 || strncmp(path, "/parley/admin/", 14) == 0)
+		return admin_handle(f, x);
 	if (strcmp(x->req.method, "POST") == 0)
 		return post_soap(f, worker, x);
 	if (!get) {
@@ -267,9 +272,14 @@ handle(void *arg, void *worker, struct exchange *x)
 		size_t n = strcspn(path + 10, "/");
 
 		if (n > 0 && n < sizeof name && (path[10 + n] == '\0' || strcmp(path + 10 + n, "/") == 0)) {
+			struct registry_view *v = registry_acquire(f->registry);
+			int rc;
+
 			memcpy(name, path + 10, n);
 			name[n] = '\0';
-			return get_service(f, x, registry_find(f->registry, name), name);
+			rc = get_service(f, x, registry_find(v, name), name);
+			registry_release(v);
+			return rc;
 		}
 	}
 	return answer_text(x, 404, "nothing at %s; GET / lists what this node serves\n", path);

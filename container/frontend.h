@@ -47,6 +47,15 @@ struct message;
  */
 int status_write(struct frontend *f, struct buf *b);
 
+/* The live conversations of service name in the groups this node holds (status.c). */
+unsigned frontend_live_conversations(struct frontend *f, const char *name);
+
+/*
+ * Answer a request to /parley/admin or below (admin.c): deploy or undeploy
+ * a service, for the clients admin_allow lets in. Returns 0.
+ */
+int admin_handle(struct frontend *f, struct exchange *x);
+
 /*
  * Relay m, which dispatch declined (its group is another node's), to the
  * owner, and put the owner's answer, or a fault saying why there is none,

@@ -1,18 +1,24 @@
 /*
  * parleyctl.c - a small command line for a Parley cluster: a node's status,
- * the nodes and groups its manager knows, and where a conversation is. It
- * asks any node for its status over HTTP and learns from it where the
- * manager is, then asks the manager over SOAP (wsdl/manager.wsdl).
+ * the nodes and groups its manager knows, and where a conversation is; and
+ * deploying services into a running node. It asks any node for its status
+ * over HTTP and learns from it where the manager is, then asks the manager
+ * over SOAP (wsdl/manager.wsdl). A deploy copies the service's files into
+ * the node's deploy_dir under new names and asks the node (its admin
+ * endpoint, loopback only by default) to load them.
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +29,7 @@
 #include "manager.h"
 #include "mgrsoap.h"
 #include "parley.h"
+#include "registry.h"
 
 #define TIMEOUT_MS 5000
 
@@ -39,7 +46,12 @@ usage(FILE *f)
 	    "  status        the node's status page (JSON, indented)\n"
 	    "  nodes         the nodes the manager knows: address, alive, heartbeats\n"
 	    "  groups        the groups: primary, secondary, epoch\n"
-	    "  locate ID     where conversation ID is served\n");
+	    "  locate ID     where conversation ID is served\n"
+	    "  deploy PATH   deploy a service into the running node: PATH is its module\n"
+	    "                (NAME.so, with NAME.service and the WSDL beside it) or a\n"
+	    "                directory of services; a new version replaces the running one\n"
+	    "  undeploy [--force] NAME\n"
+	    "                stop serving NAME (--force: even with live conversations)\n");
 }
 
 static int64_t
@@ -92,13 +104,17 @@ split_url(const char *url, char *host, size_t hlen, char *port, size_t plen)
 	return 0;
 }
 
-/* GET path from the node at url into body; returns the HTTP status, or -1 with errno-ish text. */
+/*
+ * Send method path (with body, a form, when not NULL) to the node at url and
+ * put the answer's body in body; returns the HTTP status, or -1 with err.
+ */
 static int
-http_get(const char *url, const char *path, struct buf *body, char *err, size_t errlen)
+http_call(const char *url, const char *method, const char *path, const char *form,
+    struct buf *body, char *err, size_t errlen)
 {
 	struct addrinfo hints, *ai = NULL, *p;
 	struct timeval tv = { TIMEOUT_MS / 1000, (TIMEOUT_MS % 1000) * 1000 };
-	char host[256], port[16], req[600], chunk[4096];
+	char host[256], port[16], req[1600], chunk[4096];
 	struct buf all = BUF_INIT;
 	const char *sep;
 	ssize_t n;
@@ -130,8 +146,13 @@ http_get(const char *url, const char *path, struct buf *body, char *err, size_t 
 		    url, strerror(errno));
 		goto out;
 	}
-	snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s:%s\r\nConnection: close\r\n\r\n",
-	    path, host, port);
+	if (form != NULL)
+		snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: %s:%s\r\nConnection: close\r\n"
+		    "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %zu\r\n\r\n"
+		    "%s", method, path, host, port, strlen(form), form);
+	else
+		snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: %s:%s\r\nConnection: close\r\n\r\n",
+		    method, path, host, port);
 	if (send(fd, req, strlen(req), MSG_NOSIGNAL) < 0) {
 		snprintf(err, errlen, "%s: %s", url, strerror(errno));
 		goto out;
@@ -154,6 +175,12 @@ out:
 	freeaddrinfo(ai);
 	buf_free(&all);
 	return status;
+}
+
+static int
+http_get(const char *url, const char *path, struct buf *body, char *err, size_t errlen)
+{
+	return http_call(url, "GET", path, NULL, body, err, errlen);
 }
 
 /* Print JSON indented: a tokenizer's view, enough for the status page. */
@@ -371,6 +398,343 @@ cmd_locate(struct soap_client *c, const char *manager, const char *id)
 	return 0;
 }
 
+/* dir/file; the caller frees it. */
+static char *
+path_join(const char *dir, const char *file)
+{
+	char *s;
+
+	if (file[0] == '/')
+		return strdup(file);
+	if (asprintf(&s, "%s/%s", dir, file) < 0)
+		return NULL;
+	return s;
+}
+
+/* Read the whole file at path into b. Returns 0 or -1 with errno. */
+static int
+slurp(const char *path, struct buf *b)
+{
+	char chunk[65536];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	while ((n = read(fd, chunk, sizeof chunk)) > 0)
+		if (buf_append(b, chunk, (size_t)n) != 0) {
+			close(fd);
+			errno = ENOMEM;
+			return -1;
+		}
+	close(fd);
+	return n < 0 ? -1 : 0;
+}
+
+/* Write len bytes to a new file path (never over an existing one). Returns 0 or -1 with errno. */
+static int
+write_new(const char *path, const void *data, size_t len, mode_t mode)
+{
+	const char *p = data;
+	ssize_t n;
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+
+	if (fd < 0)
+		return -1;
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n < 0) {
+			int e = errno;
+			close(fd);
+			unlink(path);
+			errno = e;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	if (close(fd) != 0) {
+		unlink(path);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The descriptor text with its module and wsdl lines naming the copies;
+ * every other line (comments too) as it was.
+ */
+static int
+rewrite_descriptor(const struct buf *in, const char *module, const char *wsdl, struct buf *out)
+{
+	const char *p = in->data != NULL ? in->data : "", *end = p + in->len, *nl, *w;
+	int rc = 0;
+
+	while (p < end && rc == 0) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL)
+			nl = end;
+		for (w = p; w < nl && (*w == ' ' || *w == '\t'); w++)
+			continue;
+		if ((size_t)(nl - w) > 7 && strncmp(w, "module", 6) == 0 && (w[6] == ' ' || w[6] == '\t'))
+			rc = buf_printf(out, "module %s\n", module);
+		else if ((size_t)(nl - w) > 5 && strncmp(w, "wsdl", 4) == 0 &&
+		    (w[4] == ' ' || w[4] == '\t'))
+			rc = buf_printf(out, "wsdl %s\n", wsdl);
+		else
+			rc = buf_append(out, p, (size_t)(nl - p)) != 0 || buf_puts(out, "\n") != 0;
+		p = nl + 1;
+	}
+	return rc != 0 ? -1 : 0;
+}
+
+/* The node's deploy_dir, from its admin endpoint. */
+static int
+deploy_dir_of(const char *url, char *dir, size_t len)
+{
+	struct buf body = BUF_INIT;
+	char err[512];
+	int status, rc = 1;
+
+	status = http_get(url, "/parley/admin", &body, err, sizeof err);
+	if (status < 0)
+		fprintf(stderr, "parleyctl: %s\n", err);
+	else if (status != 200)
+		fprintf(stderr, "parleyctl: %s answered HTTP %d: %s", url, status,
+		    body.data != NULL ? body.data : "\n");
+	else if (json_string(body.data, "deploy_dir", dir, len) != 0 || dir[0] == '\0')
+		fprintf(stderr, "parleyctl: %s did not say where its deploy directory is\n", url);
+	else
+		rc = 0;
+	buf_free(&body);
+	return rc;
+}
+
+/*
+ * Deploy the service the descriptor at dpath describes: copy its module and
+ * WSDL into deploy_dir as NAME-vVERSION-N.so and .wsdl (N the first number
+ * free: a running module's file is never written over, and dlopen would
+ * give its old code for the same name), write the descriptor naming them as
+ * .NAME-vVERSION-N.service (hidden: a rescan does not take it), and ask the
+ * node to load that. The node renames it NAME.service once it serves it;
+ * when it refuses, the copies are removed and the running version stays.
+ */
+static int
+deploy_one(const char *url, const char *deploy_dir, const char *dpath)
+{
+	struct descriptor d;
+	struct buf text = BUF_INIT, module = BUF_INIT, wsdl = BUF_INIT, desc = BUF_INIT;
+	struct buf answer = BUF_INIT;
+	char err[2048], stem[128], form[256];
+	char *dir = NULL, *mpath = NULL, *wpath = NULL;
+	char *to_so = NULL, *to_wsdl = NULL, *to_desc = NULL;
+	const char *slash;
+	unsigned n;
+	int status, rc = 1, made = 0;
+
+	memset(&d, 0, sizeof d);
+	if (slurp(dpath, &text) != 0) {
+		fprintf(stderr, "parleyctl: %s: %s\n", dpath, strerror(errno));
+		goto out;
+	}
+	if (descriptor_parse(text.data != NULL ? text.data : "", text.len, dpath, &d, err,
+	    sizeof err) != 0) {
+		fprintf(stderr, "parleyctl: %s\n", err);
+		goto out;
+	}
+	slash = strrchr(dpath, '/');
+	dir = slash != NULL ? strndup(dpath, (size_t)(slash - dpath + (slash == dpath))) :
+	    strdup(".");
+	if (dir == NULL || (mpath = path_join(dir, d.module)) == NULL ||
+	    (wpath = path_join(dir, d.wsdl)) == NULL)
+		goto nomem;
+	if (slurp(mpath, &module) != 0 || slurp(wpath, &wsdl) != 0) {
+		fprintf(stderr, "parleyctl: %s: cannot read %s: %s\n", dpath,
+		    module.len == 0 ? mpath : wpath, strerror(errno));
+		goto out;
+	}
+	for (n = 1; n < 10000; n++) {
+		struct stat st;
+
+		snprintf(stem, sizeof stem, "%s-v%u-%u", d.service, d.version, n);
+		free(to_so);
+		free(to_wsdl);
+		free(to_desc);
+		to_so = to_wsdl = to_desc = NULL;
+		if (asprintf(&to_so, "%s/%s.so", deploy_dir, stem) < 0 ||
+		    asprintf(&to_wsdl, "%s/%s.wsdl", deploy_dir, stem) < 0 ||
+		    asprintf(&to_desc, "%s/.%s.service", deploy_dir, stem) < 0)
+			goto nomem;
+		if (stat(to_so, &st) != 0 && stat(to_wsdl, &st) != 0 && stat(to_desc, &st) != 0)
+			break;
+	}
+	snprintf(form, sizeof form, "%s.so", stem);
+	{
+		char wname[140];
+
+		snprintf(wname, sizeof wname, "%s.wsdl", stem);
+		if (rewrite_descriptor(&text, form, wname, &desc) != 0)
+			goto nomem;
+	}
+	if (write_new(to_so, module.data, module.len, 0755) != 0) {
+		fprintf(stderr, "parleyctl: cannot write %s: %s\n", to_so, strerror(errno));
+		goto out;
+	}
+	made = 1;
+	if (write_new(to_wsdl, wsdl.data, wsdl.len, 0644) != 0) {
+		fprintf(stderr, "parleyctl: cannot write %s: %s\n", to_wsdl, strerror(errno));
+		goto out;
+	}
+	made = 2;
+	if (write_new(to_desc, desc.data, desc.len, 0644) != 0) {
+		fprintf(stderr, "parleyctl: cannot write %s: %s\n", to_desc, strerror(errno));
+		goto out;
+	}
+	made = 3;
+	snprintf(form, sizeof form, "descriptor=.%s.service", stem);
+	status = http_call(url, "POST", "/parley/admin/deploy", form, &answer, err, sizeof err);
+	if (status < 0) {
+		fprintf(stderr, "parleyctl: %s\n", err);
+		goto out;
+	}
+	if (status != 200) {
+		fprintf(stderr, "parleyctl: %s: %s", dpath, answer.data != NULL ? answer.data :
+		    "refused\n");
+		goto out;
+	}
+	fputs(answer.data != NULL ? answer.data : "deployed\n", stdout);
+	rc = 0;
+	made = 0;
+	goto out;
+nomem:
+	fprintf(stderr, "parleyctl: out of memory\n");
+out:
+	/* Refused: what this deploy copied goes; the node still serves what it did. */
+	if (made >= 3)
+		unlink(to_desc);
+	if (made >= 2)
+		unlink(to_wsdl);
+	if (made >= 1)
+		unlink(to_so);
+	descriptor_free(&d);
+	buf_free(&text);
+	buf_free(&module);
+	buf_free(&wsdl);
+	buf_free(&desc);
+	buf_free(&answer);
+	free(dir);
+	free(mpath);
+	free(wpath);
+	free(to_so);
+	free(to_wsdl);
+	free(to_desc);
+	return rc;
+}
+
+static int
+ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+
+	return n > k && strcmp(s + n - k, suffix) == 0;
+}
+
+/*
+ * PATH is a module (NAME.so, its descriptor NAME.service beside it), a
+ * descriptor, or a directory: every NAME.service in it.
+ */
+static int
+cmd_deploy(const char *url, const char *path)
+{
+	char deploy_dir[1024];
+	struct stat st;
+	int rc = 0, found = 0;
+
+	if (stat(path, &st) != 0) {
+		fprintf(stderr, "parleyctl: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	if (deploy_dir_of(url, deploy_dir, sizeof deploy_dir) != 0)
+		return 1;
+	if (S_ISDIR(st.st_mode)) {
+		struct dirent **list = NULL;
+		int n, i;
+
+		n = scandir(path, &list, NULL, alphasort);
+		if (n < 0) {
+			fprintf(stderr, "parleyctl: %s: %s\n", path, strerror(errno));
+			return 1;
+		}
+		for (i = 0; i < n; i++) {
+			if (list[i]->d_name[0] != '.' && ends_with(list[i]->d_name, ".service")) {
+				char *d = path_join(path, list[i]->d_name);
+
+				found = 1;
+				if (d == NULL || deploy_one(url, deploy_dir, d) != 0)
+					rc = 1;
+				free(d);
+			}
+			free(list[i]);
+		}
+		free(list);
+		if (!found) {
+			fprintf(stderr, "parleyctl: %s holds no NAME.service descriptor\n", path);
+			return 1;
+		}
+		return rc;
+	}
+	if (ends_with(path, ".so")) {
+		char *d = NULL;
+
+		if (asprintf(&d, "%.*s.service", (int)(strlen(path) - 3), path) < 0)
+			return 1;
+		if (access(d, R_OK) != 0) {
+			fprintf(stderr, "parleyctl: %s: no descriptor %s beside it (%s)\n", path, d,
+			    strerror(errno));
+			free(d);
+			return 1;
+		}
+		rc = deploy_one(url, deploy_dir, d);
+		free(d);
+		return rc;
+	}
+	if (ends_with(path, ".service"))
+		return deploy_one(url, deploy_dir, path);
+	fprintf(stderr, "parleyctl: %s is not a module (.so), a descriptor (.service) or a "
+	    "directory\n", path);
+	return 1;
+}
+
+static int
+cmd_undeploy(const char *url, const char *name, int force)
+{
+	struct buf answer = BUF_INIT;
+	char form[256], err[512];
+	const char *p;
+	int status, rc = 1;
+
+	for (p = name; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+			break;
+	if (*p != '\0' || p == name || p - name > 63) {
+		fprintf(stderr, "parleyctl: '%s' is not a service name\n", name);
+		return 1;
+	}
+	snprintf(form, sizeof form, "service=%s%s", name, force ? "&force=1" : "");
+	status = http_call(url, "POST", "/parley/admin/undeploy", form, &answer, err, sizeof err);
+	if (status < 0)
+		fprintf(stderr, "parleyctl: %s\n", err);
+	else if (status != 200)
+		fprintf(stderr, "parleyctl: %s", answer.data != NULL ? answer.data : "refused\n");
+	else {
+		fputs(answer.data != NULL ? answer.data : "undeployed\n", stdout);
+		rc = 0;
+	}
+	buf_free(&answer);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -388,7 +752,7 @@ main(int argc, char **argv)
 
 	if (url == NULL || url[0] == '\0')
 		url = "http://127.0.0.1:8080";
-	while ((ch = getopt_long(argc, argv, "u:hV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+u:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'u':
 			url = optarg;
@@ -411,6 +775,13 @@ main(int argc, char **argv)
 	cmd = argv[optind];
 	if (strcmp(cmd, "status") == 0 && optind + 1 == argc)
 		return cmd_status(url);
+	if (strcmp(cmd, "deploy") == 0 && optind + 2 == argc)
+		return cmd_deploy(url, argv[optind + 1]);
+	if (strcmp(cmd, "undeploy") == 0 && optind + 2 == argc)
+		return cmd_undeploy(url, argv[optind + 1], 0);
+	if (strcmp(cmd, "undeploy") == 0 && optind + 3 == argc &&
+	    strcmp(argv[optind + 1], "--force") == 0)
+		return cmd_undeploy(url, argv[optind + 2], 1);
 	if (!((strcmp(cmd, "nodes") == 0 || strcmp(cmd, "groups") == 0) && optind + 1 == argc) &&
 	    !(strcmp(cmd, "locate") == 0 && optind + 2 == argc)) {
 		usage(stderr);

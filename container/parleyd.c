@@ -350,9 +350,27 @@ reload(const struct options *o, struct conf *cur, struct dispatch *d)
 	cur->sweep_interval_ms = next.sweep_interval_ms;
 	cur->tombstone_ttl_ms = next.tombstone_ttl_ms;
 	cur->checkpoint_interval_ms = next.checkpoint_interval_ms;
+	cur->admin_allow = next.admin_allow;
 	log_set_level(cur->log_level);
 	dispatch_set_limits(d, cur->max_headers, cur->max_conversations, cur->max_bean_bytes);
 	log_info("SIGHUP: configuration re-read");
+}
+
+/* What a SIGHUP rescan of deploy_dir did with one descriptor. */
+static void
+report_rescan(void *arg, const char *file, int rc, const struct registry_change *c,
+    const char *err)
+{
+	(void)arg;
+	if (rc == 0 && c->replaced != 0)
+		log_info("SIGHUP: deployed %s version %u from %s, replacing version %u", c->service,
+		    c->version, c->module, c->replaced);
+	else if (rc == 0)
+		log_info("SIGHUP: deployed %s version %u from %s", c->service, c->version, c->module);
+	else if (rc == PARLEY_ENOENT)
+		log_warnx("SIGHUP: %s", err);
+	else
+		log_warnx("SIGHUP: %s refused, the running version stays: %s", file, err);
 }
 
 static int
@@ -552,8 +570,13 @@ main(int argc, char **argv)
 		}
 		if (opt.verbose > 0)
 			conf_print(stdout, &conf);
-		printf("configuration OK (%u service%s in %s)\n", registry_count(reg),
-		    registry_count(reg) == 1 ? "" : "s", conf.deploy_dir);
+		{
+			struct registry_view *v = registry_acquire(reg);
+
+			printf("configuration OK (%u service%s in %s)\n", registry_count(v),
+			    registry_count(v) == 1 ? "" : "s", conf.deploy_dir);
+			registry_release(v);
+		}
 		registry_free(reg);
 		status = 0;
 		goto done;
@@ -685,14 +708,20 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	write_pid_file(conf.pid_file);
 
-	n = registry_count(reg);
-	log_info("parleyd %s node %s serving on %s: store %s%s%s, %u service%s", PACKAGE_VERSION,
-	    conf.node_id, server_address(srv), conf.store == STORE_DISK ? "disk in " :
-	    conf.store == STORE_REPLICATED ? "replicated in " : "memory",
-	    conf.store != STORE_MEMORY ? conf.data_dir : "", "", n, n == 1 ? "" : "s");
-	for (i = 0; i < n; i++)
-		log_info("service %s at http://%s/services/%s (WSDL: ?wsdl)", registry_at(reg, i)->name,
-		    server_address(srv), registry_at(reg, i)->name);
+	{
+		struct registry_view *v = registry_acquire(reg);
+
+		n = registry_count(v);
+		log_info("parleyd %s node %s serving on %s: store %s%s%s, %u service%s",
+		    PACKAGE_VERSION, conf.node_id, server_address(srv), conf.store == STORE_DISK ?
+		    "disk in " : conf.store == STORE_REPLICATED ? "replicated in " : "memory",
+		    conf.store != STORE_MEMORY ? conf.data_dir : "", "", n, n == 1 ? "" : "s");
+		for (i = 0; i < n; i++)
+			log_info("service %s version %u at http://%s/services/%s (WSDL: ?wsdl)",
+			    registry_at(v, i)->name, registry_at(v, i)->version, server_address(srv),
+			    registry_at(v, i)->name);
+		registry_release(v);
+	}
 	if (ready_fd >= 0) {
 		tell_parent(&ready_fd, "R");
 		detach_stdio();
@@ -706,6 +735,8 @@ main(int argc, char **argv)
 		if (got_reload) {
 			got_reload = 0;
 			reload(&opt, &conf, disp);
+			if (conf.role == CONF_ROLE_NODE)
+				(void)registry_rescan(reg, report_rescan, NULL);
 		}
 		server_tick(srv);
 		now = dispatch_now_ms();

@@ -45,23 +45,32 @@ count_service(void *arg, const char *group, struct store *st)
 	return 0;
 }
 
+unsigned
+frontend_live_conversations(struct frontend *f, const char *name)
+{
+	struct service_count sc = { name, 0 };
+
+	(void)holdings_each(f->holdings, count_service, &sc);
+	return sc.n;
+}
+
 static void
 put_services(struct frontend *f, struct buf *b)
 {
-	unsigned i, j, n = registry_count(f->registry);
+	struct registry_view *v = registry_acquire(f->registry);
+	unsigned i, j, n = registry_count(v);
 
 	buf_puts(b, ",\"services\":[");
 	for (i = 0; i < n; i++) {
-		const struct service *svc = registry_at(f->registry, i);
+		const struct service *svc = registry_at(v, i);
 
 		buf_puts(b, i ? ",{" : "{");
 		put_string(b, "name", svc->name, 0);
 		put_string(b, "path", svc->path, 1);
-		struct service_count sc = { svc->name, 0 };
-
-		(void)holdings_each(f->holdings, count_service, &sc);
+		put_string(b, "module", svc->module_path, 1);
+		put_string(b, "descriptor", svc->descriptor_path, 1);
 		buf_printf(b, ",\"version\":%u,\"conversations\":%u,\"operations\":[", svc->version,
-		    sc.n);
+		    frontend_live_conversations(f, svc->name));
 		for (j = 0; j < svc->n_ops; j++) {
 			buf_puts(b, j ? ",{" : "{");
 			put_string(b, "name", svc->ops[j].name, 0);
@@ -70,6 +79,7 @@ put_services(struct frontend *f, struct buf *b)
 		buf_puts(b, "]}");
 	}
 	buf_puts(b, "]");
+	registry_release(v);
 }
 
 struct routes {

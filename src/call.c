@@ -45,6 +45,18 @@ parley_call_message_id(const struct parley_call *call)
 	return call->env->message_id;
 }
 
+uint32_t
+parley_bean_version(const struct parley_call *call)
+{
+	return call->op->phase == PARLEY_PHASE_NONE ? 0 : call->bean_version;
+}
+
+uint32_t
+parley_call_version(const struct parley_call *call)
+{
+	return call->svc->version;
+}
+
 void *
 call_context(const struct parley_call *call)
 {

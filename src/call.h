@@ -6,6 +6,7 @@
 #define PARLEY_CALL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 #include "envelope.h"
@@ -26,6 +27,7 @@ struct parley_call {
 	size_t max_bean_bytes;
 	const void *bean_in;            /* the stored bean; owned by the dispatcher */
 	size_t bean_in_len;
+	uint32_t bean_version;          /* the service version that stored bean_in; 0: none */
 	struct buf bean_out;            /* the handler's new bean */
 	int bean_set;
 	int faulted;

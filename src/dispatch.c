@@ -248,9 +248,9 @@ same_element(const struct operation *op, const struct envelope *env)
 		env->body_ns != NULL ? env->body_ns : "") == 0;
 }
 
-/* Choose the service and operation of m, or fill f. */
+/* Choose the service (in view v) and operation of m, or fill f. */
 static int
-route(struct dispatch *d, struct message *m, const struct service **svcp,
+route(const struct registry_view *v, struct message *m, const struct service **svcp,
     const struct operation **opp, struct fault *f)
 {
 	const struct envelope *env = &m->env;
@@ -262,9 +262,9 @@ route(struct dispatch *d, struct message *m, const struct service **svcp,
 	if (m->target != NULL)
 		svc = m->target;
 	else if (m->service != NULL)
-		svc = registry_find(d->reg, m->service);
+		svc = registry_find(v, m->service);
 	else if (env->to != NULL && service_from_to(env->to, name, sizeof name) == 0)
-		svc = registry_find(d->reg, name);
+		svc = registry_find(v, name);
 	if (svc == NULL) {
 		fault_set(f, FAULT_SENDER, NULL, NULL,
 		    "no service %s is deployed on this node (GET /parley/status lists them)",
@@ -651,10 +651,14 @@ run_held(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 	call_init(&call, d, svc, op, &m->env, id);
 	call.bean_in = conv.bean.data;
 	call.bean_in_len = conv.bean.len;
+	call.bean_version = conv.meta.bean_version;
 	if (invoke(w, m, svc, &call, &f) != 0) {
 		buf_free(&call.bean_out);
 		goto fault;
 	}
+	/* A bean written now is in the running version's form (a redeploy may have changed it). */
+	if (call.bean_set)
+		conv.meta.bean_version = svc->version;
 	/* The store advances seq; it stays as loaded here. */
 	conv.meta.last_access_ms = now;
 	memset(&c, 0, sizeof c);
@@ -783,8 +787,8 @@ moved(struct dispatch *d, struct message *m, const char *id, const char *group, 
  * its conversation's group (m->group) is another node's.
  */
 static int
-prepare(struct dispatch *d, struct message *m, const struct service **svc,
-    const struct operation **op, int *one_way)
+prepare(struct dispatch *d, const struct registry_view *v, struct message *m,
+    const struct service **svc, const struct operation **op, int *one_way)
 {
 	struct envelope_limits lim = { atomic_load(&d->max_headers), 0, 0 };
 	struct fault f;
@@ -797,7 +801,7 @@ prepare(struct dispatch *d, struct message *m, const struct service **svc,
 		goto fault;
 	if (m->via != NULL && check_via(d, m->via, &f) != 0)
 		goto fault;
-	if (route(d, m, svc, op, &f) != 0)
+	if (route(v, m, svc, op, &f) != 0)
 		goto fault;
 	if (check_reply_addresses(&m->env, &f, one_way) != 0)
 		goto fault;
@@ -874,14 +878,29 @@ static void
 run_parked(struct dispatch *d, struct dispatch_worker *w, struct gate_waiter *next)
 {
 	struct message *m = (struct message *)(void *)next;
+	struct registry_view *v = registry_acquire(d->reg);
 	const struct service *svc;
 	const struct operation *op;
+	struct fault f;
 	int one_way = 0;
 
-	/* The envelope was read and the route checked before it parked. */
-	(void)route(d, m, &svc, &op, &(struct fault){ 0 });
+	/*
+	 * The envelope was read and the route checked before it parked, but the
+	 * service may have been redeployed or undeployed since: route it again,
+	 * in the services deployed now.
+	 */
 	(void)check_reply_addresses(&m->env, &(struct fault){ 0 }, &one_way);
-	run_held(d, w, m, svc, op);
+	if (route(v, m, &svc, &op, &f) != 0) {
+		answer_fault(d, m, m->env.conversation_id, &f);
+	} else if (op->phase != PARLEY_PHASE_CONTINUE && op->phase != PARLEY_PHASE_FINISH) {
+		fault_set(&f, FAULT_RECEIVER, NULL, NULL, "service %s was redeployed while this "
+		    "message waited, and its operation %s no longer continues a conversation",
+		    svc->name, op->name);
+		answer_fault(d, m, m->env.conversation_id, &f);
+	} else {
+		run_held(d, w, m, svc, op);
+	}
+	registry_release(v);
 	if (one_way)
 		one_way_answer(m);
 	envelope_clear(&m->env);
@@ -902,8 +921,10 @@ drain(struct dispatch *d, struct dispatch_worker *w, const char *id_of_caller)
 		run_parked(d, w, next);
 }
 
-int
-dispatch_message(struct dispatch *d, struct dispatch_worker *w, struct message *m)
+/* dispatch_message with the services of view v. */
+static int
+message(struct dispatch *d, const struct registry_view *v, struct dispatch_worker *w,
+    struct message *m)
 {
 	const struct service *svc = NULL;
 	const struct operation *op = NULL;
@@ -917,7 +938,7 @@ dispatch_message(struct dispatch *d, struct dispatch_worker *w, struct message *
 	m->heap = NULL;
 	m->extra_headers[0] = '\0';
 	m->group[0] = '\0';
-	rc = prepare(d, m, &svc, &op, &one_way);
+	rc = prepare(d, v, m, &svc, &op, &one_way);
 	if (rc == 2)
 		return PARLEY_DECLINED;
 	if (rc != 0)
@@ -991,6 +1012,21 @@ nomem:
 		answer_fault(d, m, NULL, &f);
 	}
 	goto done;
+}
+
+int
+dispatch_message(struct dispatch *d, struct dispatch_worker *w, struct message *m)
+{
+	/*
+	 * The view keeps the message's service (and its module) loaded until
+	 * the message is answered, whatever is deployed meanwhile.
+	 */
+	struct registry_view *v = registry_acquire(d->reg);
+	int rc;
+
+	rc = message(d, v, w, m);
+	registry_release(v);
+	return rc;
 }
 
 struct sweep {

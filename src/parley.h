@@ -96,6 +96,24 @@ int parley_bean_get(const struct parley_call *call, const void **data, size_t *l
 int parley_bean_set(struct parley_call *call, const void *data, size_t len);
 
 /*
+ * Return the version of the service that stored the conversation's bean
+ * (the "version" of its descriptor when it was deployed), or 0 when there
+ * is no stored bean (a start, phase "none").
+ *
+ * A service redeployed with a new version keeps its live conversations:
+ * their beans stay as the old version wrote them, and the new handlers get
+ * them. A handler that changes the bean's form should compare this with
+ * parley_call_version(): when the bean is older, read it in the old form
+ * (keep that reader as long as old conversations may live: max_age), and
+ * store it in the new form with parley_bean_set, which records the running
+ * version as the bean's. A bean the handler does not set keeps its version.
+ */
+uint32_t parley_bean_version(const struct parley_call *call);
+
+/* Return the version of the running service (its descriptor's "version"). */
+uint32_t parley_call_version(const struct parley_call *call);
+
+/*
  * Record a fault as the answer to this message and return PARLEY_EFAULT, for
  * the handler to return: `return parley_fault(call, PARLEY_FAULT_SENDER,
  * "qty must be positive, got %d", qty);`. The reason is formatted like printf

@@ -2,18 +2,26 @@
  * registry.c - the services deployed in a node (registry.h). Loading reads
  * each NAME.service in the deploy directory, its WSDL and its module, and
  * checks that the three agree before the node serves anything: a mistake in a
- * deployment is reported when the node starts, naming the file to fix, rather
- * than as a fault on some later request.
+ * deployment is reported when the node starts (or when it is deployed),
+ * naming the file to fix, rather than as a fault on some later request.
+ *
+ * While serving, the services are an immutable view that readers take a
+ * reference to; a deploy builds a new view and publishes it (see
+ * registry_acquire for why a reader needs no lock).
  */
 #include "config.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <stdsoap2.h>
@@ -26,10 +34,27 @@
 #define MAX_DESCRIPTOR_BYTES (1u << 20)
 #define SUFFIX ".service"
 
-struct registry {
-	struct service *services;      /* sorted by descriptor file name */
+/* A deployed service and the views that hold it. */
+struct entry {
+	struct service s;              /* first: views hand out &e->s */
+	atomic_uint refs;              /* views holding it; the last one out frees it */
+	struct stat dstat;             /* the descriptor and module files as loaded, */
+	struct stat mstat;             /* for rescans and the in-place replacement check */
+};
+
+/* The services deployed at one moment. Never changed once published. */
+struct registry_view {
+	atomic_uint refs;              /* the registry's (while current) and readers' */
 	unsigned n;
-	struct service *builtins;
+	struct entry **e;              /* sorted by service name */
+};
+
+struct registry {
+	_Atomic(struct registry_view *) current;
+	atomic_uint looking;           /* readers between loading current and taking a reference */
+	pthread_mutex_t change;        /* one deploy or undeploy at a time */
+	char *deploy_dir;
+	struct service *builtins;      /* fixed before serving */
 	unsigned n_builtins;
 };
 
@@ -187,6 +212,7 @@ service_free(struct service *s)
 	free(s->name);
 	free(s->path);
 	free(s->descriptor_path);
+	free(s->module_path);
 	free(s->wsdl);
 	if (s->dl != NULL)
 		dlclose(s->dl);
@@ -343,10 +369,48 @@ move_op(struct operation *o, struct wsdl_op *w, const struct descriptor *d,
 			o->module_op = &m->operations[i];
 }
 
-/* Load the service described by dir/file into s; on failure s holds nothing. */
+/* Whether a and b describe the same file, unchanged. */
 static int
-load_service(const char *dir, const char *file, struct service *s, char *err, size_t errlen)
+same_file(const struct stat *a, const struct stat *b)
 {
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/*
+ * dlopen finds a module by its file name first: loading a path a running
+ * service was loaded from gives that service's code, whatever file is there
+ * now. Refuse a module file that was replaced under a running module's name.
+ */
+static int
+check_replaced(const struct registry_view *running, const struct entry *e, char *err,
+    size_t errlen)
+{
+	unsigned i;
+
+	for (i = 0; running != NULL && i < running->n; i++) {
+		const struct entry *o = running->e[i];
+
+		if (o->s.dl == e->s.dl && (o->mstat.st_dev != e->mstat.st_dev ||
+		    o->mstat.st_ino != e->mstat.st_ino))
+			return fail(err, errlen, PARLEY_EINVAL, "%s: this file name is the module of "
+			    "the running service %s, and the file was replaced: the node would run "
+			    "the old code again. Copy the new module under a new name and point the "
+			    "descriptor's module line at it (parleyctl deploy does this)",
+			    e->s.module_path, o->s.name);
+	}
+	return 0;
+}
+
+/*
+ * Load the service described by dir/file into e; on failure e holds nothing.
+ * running: the services served now, for check_replaced (NULL at start).
+ */
+static int
+load_service(const char *dir, const char *file, const struct registry_view *running,
+    struct entry *e, char *err, size_t errlen)
+{
+	struct service *s = &e->s;
 	struct descriptor d;
 	struct wsdl w;
 	char *dpath = NULL, *mpath = NULL, *wpath = NULL, *text = NULL;
@@ -355,13 +419,15 @@ load_service(const char *dir, const char *file, struct service *s, char *err, si
 	unsigned i;
 	int rc;
 
-	memset(s, 0, sizeof *s);
+	memset(e, 0, sizeof *e);
 	memset(&d, 0, sizeof d);
 	memset(&w, 0, sizeof w);
 
 	dpath = join(dir, file);
 	if (dpath == NULL)
 		goto nomem;
+	if (stat(dpath, &e->dstat) != 0)
+		memset(&e->dstat, 0, sizeof e->dstat);
 	if ((rc = read_file(dpath, MAX_DESCRIPTOR_BYTES, &text, &len, err, errlen)) != 0)
 		goto fail;
 	if ((rc = descriptor_parse(text, len, dpath, &d, err, errlen)) != 0)
@@ -374,10 +440,16 @@ load_service(const char *dir, const char *file, struct service *s, char *err, si
 		goto fail;
 	if ((rc = check_ops(&d, &w, dpath, wpath, err, errlen)) != 0)
 		goto fail;
+	if (stat(mpath, &e->mstat) != 0)
+		memset(&e->mstat, 0, sizeof e->mstat);
 	if ((rc = open_module(dpath, mpath, &s->dl, &m, err, errlen)) != 0)
 		goto fail;
 	s->module = m;
-	if ((rc = check_module(m, &w, mpath, wpath, err, errlen)) != 0)
+	s->module_path = mpath;
+	mpath = NULL;
+	if ((rc = check_replaced(running, e, err, errlen)) != 0)
+		goto fail;
+	if ((rc = check_module(m, &w, s->module_path, wpath, err, errlen)) != 0)
 		goto fail;
 
 	s->ops = calloc(w.n_ops, sizeof *s->ops);
@@ -403,7 +475,6 @@ load_service(const char *dir, const char *file, struct service *s, char *err, si
 	wsdl_free(&w);
 	descriptor_free(&d);
 	free(text);
-	free(mpath);
 	free(wpath);
 	return 0;
 
@@ -420,12 +491,141 @@ fail:
 	return rc;
 }
 
+static void
+entry_release(struct entry *e)
+{
+	if (atomic_fetch_sub(&e->refs, 1) == 1) {
+		service_free(&e->s);
+		free(e);
+	}
+}
+
+/* A view of n entries (taking a reference to each), or NULL when out of memory. */
+static struct registry_view *
+view_new(struct entry **e, unsigned n)
+{
+	struct registry_view *v;
+	unsigned i;
+
+	v = calloc(1, sizeof *v);
+	if (v == NULL)
+		return NULL;
+	if (n > 0 && (v->e = malloc(n * sizeof *v->e)) == NULL) {
+		free(v);
+		return NULL;
+	}
+	for (i = 0; i < n; i++) {
+		v->e[i] = e[i];
+		atomic_fetch_add(&e[i]->refs, 1);
+	}
+	v->n = n;
+	atomic_init(&v->refs, 1);
+	return v;
+}
+
+/*
+ * cur without the service named name, and with add (NULL: none) in its
+ * place by name order. NULL when out of memory.
+ */
+static struct registry_view *
+view_with(const struct registry_view *cur, struct entry *add, const char *name)
+{
+	struct registry_view *v;
+	struct entry **e;
+	unsigned i, n = 0;
+
+	e = malloc((cur->n + 1) * sizeof *e);
+	if (e == NULL)
+		return NULL;
+	for (i = 0; i < cur->n; i++) {
+		if (strcmp(cur->e[i]->s.name, name) == 0)
+			continue;
+		if (add != NULL && strcmp(add->s.name, cur->e[i]->s.name) < 0) {
+			e[n++] = add;
+			add = NULL;
+		}
+		e[n++] = cur->e[i];
+	}
+	if (add != NULL)
+		e[n++] = add;
+	v = view_new(e, n);
+	free(e);
+	return v;
+}
+
+/*
+ * Make v the current view and drop the registry's reference to the one it
+ * replaces. A reader that loaded the old pointer takes its reference before
+ * it leaves `looking`; once `looking` has been seen at zero after the
+ * exchange, every such reader holds its reference (or loaded the new view),
+ * so the old view is released only by its last reader. Readers stay in
+ * `looking` for a few instructions, so the wait is short. Called with
+ * r->change held.
+ */
+static void
+publish(struct registry *r, struct registry_view *v)
+{
+	struct registry_view *old = atomic_exchange(&r->current, v);
+
+	while (atomic_load(&r->looking) != 0)
+		sched_yield();
+	registry_release(old);
+}
+
+struct registry_view *
+registry_acquire(struct registry *r)
+{
+	struct registry_view *v;
+
+	atomic_fetch_add(&r->looking, 1);
+	v = atomic_load(&r->current);
+	atomic_fetch_add_explicit(&v->refs, 1, memory_order_relaxed);
+	atomic_fetch_sub(&r->looking, 1);
+	return v;
+}
+
+void
+registry_release(struct registry_view *v)
+{
+	unsigned i;
+
+	if (v == NULL || atomic_fetch_sub(&v->refs, 1) != 1)
+		return;
+	for (i = 0; i < v->n; i++)
+		entry_release(v->e[i]);
+	free(v->e);
+	free(v);
+}
+
+static int
+registry_new(struct registry **out, const char *deploy_dir)
+{
+	struct registry *r;
+
+	*out = NULL;
+	r = calloc(1, sizeof *r);
+	if (r == NULL)
+		return PARLEY_ENOMEM;
+	r->deploy_dir = strdup(deploy_dir);
+	if (r->deploy_dir == NULL || pthread_mutex_init(&r->change, NULL) != 0) {
+		free(r->deploy_dir);
+		free(r);
+		return PARLEY_ENOMEM;
+	}
+	atomic_init(&r->looking, 0);
+	atomic_init(&r->current, NULL);
+	*out = r;
+	return 0;
+}
+
 int
 registry_load(struct registry **out, const char *deploy_dir, char *err, size_t errlen)
 {
 	struct registry *r = NULL;
+	struct entry **e = NULL;
+	struct registry_view *v = NULL;
 	char **names = NULL;
-	unsigned count = 0, i, j;
+	unsigned count = 0, n = 0, i, j;
 	int rc;
 
 	*out = NULL;
@@ -433,25 +633,45 @@ registry_load(struct registry **out, const char *deploy_dir, char *err, size_t e
 		err[0] = '\0';
 	if ((rc = list_descriptors(deploy_dir, &names, &count, err, errlen)) != 0)
 		return rc;
-	r = calloc(1, sizeof *r);
-	if (r == NULL || (count > 0 && (r->services = calloc(count, sizeof *r->services)) == NULL)) {
+	if (registry_new(&r, deploy_dir) != 0 ||
+	    (count > 0 && (e = calloc(count, sizeof *e)) == NULL)) {
 		rc = fail(err, errlen, PARLEY_ENOMEM, "%s: out of memory", deploy_dir);
 		goto fail;
 	}
 	for (i = 0; i < count; i++) {
-		struct service *s = &r->services[i];
-
-		if ((rc = load_service(deploy_dir, names[i], s, err, errlen)) != 0)
+		e[n] = malloc(sizeof *e[n]);
+		if (e[n] == NULL) {
+			rc = fail(err, errlen, PARLEY_ENOMEM, "%s: out of memory", deploy_dir);
 			goto fail;
-		r->n++;
-		for (j = 0; j < i; j++)
-			if (strcmp(r->services[j].name, s->name) == 0) {
+		}
+		if ((rc = load_service(deploy_dir, names[i], NULL, e[n], err, errlen)) != 0) {
+			free(e[n]);
+			goto fail;
+		}
+		n++;
+		for (j = 0; j + 1 < n; j++)
+			if (strcmp(e[j]->s.name, e[n - 1]->s.name) == 0) {
 				rc = fail(err, errlen, PARLEY_EINVAL, "%s: service '%s' is also "
 				    "defined by %s: service names must be unique in a node",
-				    s->descriptor_path, s->name, r->services[j].descriptor_path);
+				    e[n - 1]->s.descriptor_path, e[n - 1]->s.name,
+				    e[j]->s.descriptor_path);
 				goto fail;
 			}
 	}
+	/* Served in name order (the descriptors were read in file name order). */
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && strcmp(e[j - 1]->s.name, e[j]->s.name) > 0; j--) {
+			struct entry *t = e[j];
+			e[j] = e[j - 1];
+			e[j - 1] = t;
+		}
+	v = view_new(e, n);
+	if (v == NULL) {
+		rc = fail(err, errlen, PARLEY_ENOMEM, "%s: out of memory", deploy_dir);
+		goto fail;
+	}
+	atomic_store(&r->current, v);
+	free(e);
 	for (i = 0; i < count; i++)
 		free(names[i]);
 	free(names);
@@ -459,6 +679,11 @@ registry_load(struct registry **out, const char *deploy_dir, char *err, size_t e
 	return 0;
 
 fail:
+	for (i = 0; i < n; i++) {
+		service_free(&e[i]->s);
+		free(e[i]);
+	}
+	free(e);
 	for (i = 0; i < count; i++)
 		free(names[i]);
 	free(names);
@@ -469,8 +694,18 @@ fail:
 int
 registry_empty(struct registry **out)
 {
-	*out = calloc(1, sizeof **out);
-	return *out != NULL ? 0 : PARLEY_ENOMEM;
+	struct registry_view *v;
+
+	if (registry_new(out, "") != 0)
+		return PARLEY_ENOMEM;
+	v = view_new(NULL, 0);
+	if (v == NULL) {
+		registry_free(*out);
+		*out = NULL;
+		return PARLEY_ENOMEM;
+	}
+	atomic_store(&(*out)->current, v);
+	return 0;
 }
 
 void
@@ -480,13 +715,230 @@ registry_free(struct registry *r)
 
 	if (r == NULL)
 		return;
-	for (i = 0; i < r->n; i++)
-		service_free(&r->services[i]);
+	registry_release(atomic_load(&r->current));
 	for (i = 0; i < r->n_builtins; i++)
 		service_free(&r->builtins[i]);
-	free(r->services);
 	free(r->builtins);
+	free(r->deploy_dir);
+	pthread_mutex_destroy(&r->change);
 	free(r);
+}
+
+const char *
+registry_deploy_dir(const struct registry *r)
+{
+	return r->deploy_dir;
+}
+
+static struct entry *
+view_find(const struct registry_view *v, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < v->n; i++)
+		if (strcmp(v->e[i]->s.name, name) == 0)
+			return v->e[i];
+	return NULL;
+}
+
+/* Whether name is a plain file name ending in .service. */
+static int
+descriptor_name(const char *name)
+{
+	size_t len = strlen(name), sl = strlen(SUFFIX);
+
+	return len > sl && strchr(name, '/') == NULL && strcmp(name + len - sl, SUFFIX) == 0 &&
+	    strcmp(name, "..") != 0;
+}
+
+int
+registry_deploy(struct registry *r, const char *file, struct registry_change *out,
+    char *err, size_t errlen)
+{
+	struct registry_view *cur, *next = NULL;
+	struct entry *e = NULL, *old;
+	char *target = NULL, *tname = NULL;
+	int rc, staged = file[0] == '.';
+
+	if (errlen > 0)
+		err[0] = '\0';
+	if (!descriptor_name(file))
+		return fail(err, errlen, PARLEY_EINVAL, "'%s' is not the name of a descriptor file "
+		    "(NAME.service) in the deploy directory %s", file, r->deploy_dir);
+	if (r->deploy_dir[0] == '\0')
+		return fail(err, errlen, PARLEY_EINVAL, "this node serves no deployed services");
+	pthread_mutex_lock(&r->change);
+	/* Under r->change the current view stays current: no reference needed. */
+	cur = atomic_load(&r->current);
+	e = malloc(sizeof *e);
+	if (e == NULL) {
+		rc = fail(err, errlen, PARLEY_ENOMEM, "%s: out of memory", file);
+		goto out;
+	}
+	if ((rc = load_service(r->deploy_dir, file, cur, e, err, errlen)) != 0) {
+		free(e);
+		e = NULL;
+		goto out;
+	}
+	atomic_init(&e->refs, 0);
+	old = view_find(cur, e->s.name);
+	if (old != NULL && !staged && strcmp(old->s.descriptor_path, e->s.descriptor_path) != 0 &&
+	    access(old->s.descriptor_path, F_OK) == 0) {
+		rc = fail(err, errlen, PARLEY_EINVAL, "%s: service '%s' is also defined by %s: "
+		    "service names must be unique in a node", e->s.descriptor_path, e->s.name,
+		    old->s.descriptor_path);
+		goto out;
+	}
+	if (staged) {
+		if (asprintf(&tname, "%s%s", e->s.name, SUFFIX) < 0)
+			tname = NULL;
+		else
+			target = join(r->deploy_dir, tname);
+	}
+	next = view_with(cur, e, e->s.name);
+	if (next == NULL || (staged && target == NULL)) {
+		rc = fail(err, errlen, PARLEY_ENOMEM, "%s: out of memory", file);
+		goto out;
+	}
+	if (staged) {
+		/* The staged descriptor becomes the service's: a restart finds this version. */
+		if (rename(e->s.descriptor_path, target) != 0) {
+			rc = fail(err, errlen, PARLEY_EIO, "%s: cannot rename it to %s: %s",
+			    e->s.descriptor_path, target, strerror(errno));
+			goto out;
+		}
+		if (old != NULL && strcmp(old->s.descriptor_path, target) != 0)
+			(void)unlink(old->s.descriptor_path);
+		free(e->s.descriptor_path);
+		e->s.descriptor_path = target;
+		target = NULL;
+		if (stat(e->s.descriptor_path, &e->dstat) != 0)
+			memset(&e->dstat, 0, sizeof e->dstat);
+	}
+	if (out != NULL) {
+		memset(out, 0, sizeof *out);
+		snprintf(out->service, sizeof out->service, "%s", e->s.name);
+		snprintf(out->module, sizeof out->module, "%s", e->s.module_path);
+		out->version = e->s.version;
+		out->replaced = old != NULL ? old->s.version : 0;
+	}
+	e = NULL;
+	publish(r, next);
+	next = NULL;
+	rc = 0;
+out:
+	/* A view not published takes e with it; e alone is freed here. */
+	if (next != NULL) {
+		registry_release(next);
+		e = NULL;
+	}
+	if (e != NULL) {
+		service_free(&e->s);
+		free(e);
+	}
+	pthread_mutex_unlock(&r->change);
+	free(target);
+	free(tname);
+	return rc;
+}
+
+int
+registry_undeploy(struct registry *r, const char *name, char *err, size_t errlen)
+{
+	struct registry_view *cur, *next;
+	struct entry *old;
+	int rc = 0;
+
+	if (errlen > 0)
+		err[0] = '\0';
+	pthread_mutex_lock(&r->change);
+	cur = atomic_load(&r->current);
+	old = view_find(cur, name);
+	if (old == NULL) {
+		rc = fail(err, errlen, PARLEY_ENOENT, "no service %s is deployed on this node", name);
+		goto out;
+	}
+	next = view_with(cur, NULL, name);
+	if (next == NULL) {
+		rc = fail(err, errlen, PARLEY_ENOMEM, "out of memory");
+		goto out;
+	}
+	/* Without its descriptor, a restart does not bring the service back. */
+	if (unlink(old->s.descriptor_path) != 0 && errno != ENOENT) {
+		rc = fail(err, errlen, PARLEY_EIO, "%s: cannot remove it: %s; %s stays deployed",
+		    old->s.descriptor_path, strerror(errno), name);
+		registry_release(next);
+		goto out;
+	}
+	publish(r, next);
+out:
+	pthread_mutex_unlock(&r->change);
+	return rc;
+}
+
+/* Whether e's descriptor and module files are as they were when it was loaded. */
+static int
+unchanged(const struct entry *e, const struct stat *dst)
+{
+	struct stat mst;
+
+	return same_file(&e->dstat, dst) && stat(e->s.module_path, &mst) == 0 &&
+	    same_file(&e->mstat, &mst);
+}
+
+int
+registry_rescan(struct registry *r,
+    void (*report)(void *arg, const char *file, int rc, const struct registry_change *c,
+	const char *err), void *arg)
+{
+	struct registry_view *v;
+	struct registry_change c;
+	struct stat st;
+	char **names = NULL, *path;
+	char err[2048];
+	unsigned count = 0, i;
+	int rc, deployed = 0;
+
+	if (list_descriptors(r->deploy_dir, &names, &count, err, sizeof err) != 0) {
+		report(arg, r->deploy_dir, PARLEY_EIO, NULL, err);
+		return PARLEY_EIO;
+	}
+	for (i = 0; i < count; i++) {
+		const struct entry *e = NULL;
+		unsigned j;
+
+		path = join(r->deploy_dir, names[i]);
+		if (path == NULL || stat(path, &st) != 0) {
+			free(path);
+			continue;
+		}
+		v = registry_acquire(r);
+		for (j = 0; j < v->n; j++)
+			if (strcmp(v->e[j]->s.descriptor_path, path) == 0)
+				e = v->e[j];
+		rc = e != NULL && unchanged(e, &st);
+		registry_release(v);
+		free(path);
+		if (rc)
+			continue;
+		rc = registry_deploy(r, names[i], &c, err, sizeof err);
+		report(arg, names[i], rc, rc == 0 ? &c : NULL, err);
+		if (rc == 0)
+			deployed++;
+	}
+	v = registry_acquire(r);
+	for (i = 0; i < v->n; i++)
+		if (access(v->e[i]->s.descriptor_path, F_OK) != 0) {
+			snprintf(err, sizeof err, "%s is gone; service %s stays deployed until "
+			    "`parleyctl undeploy %s`", v->e[i]->s.descriptor_path, v->e[i]->s.name,
+			    v->e[i]->s.name);
+			report(arg, v->e[i]->s.descriptor_path, PARLEY_ENOENT, NULL, err);
+		}
+	registry_release(v);
+	for (i = 0; i < count; i++)
+		free(names[i]);
+	free(names);
+	return deployed;
 }
 
 int
@@ -551,33 +1003,27 @@ registry_find_path(const struct registry *r, const char *path)
 	for (i = 0; i < r->n_builtins; i++)
 		if (strcmp(r->builtins[i].path, path) == 0)
 			return &r->builtins[i];
-	for (i = 0; i < r->n; i++)
-		if (strcmp(r->services[i].path, path) == 0)
-			return &r->services[i];
 	return NULL;
 }
 
 unsigned
-registry_count(const struct registry *r)
+registry_count(const struct registry_view *v)
 {
-	return r->n;
+	return v->n;
 }
 
 const struct service *
-registry_at(const struct registry *r, unsigned i)
+registry_at(const struct registry_view *v, unsigned i)
 {
-	return i < r->n ? &r->services[i] : NULL;
+	return i < v->n ? &v->e[i]->s : NULL;
 }
 
 const struct service *
-registry_find(const struct registry *r, const char *name)
+registry_find(const struct registry_view *v, const char *name)
 {
-	unsigned i;
+	const struct entry *e = view_find(v, name);
 
-	for (i = 0; i < r->n; i++)
-		if (strcmp(r->services[i].name, name) == 0)
-			return &r->services[i];
-	return NULL;
+	return e != NULL ? &e->s : NULL;
 }
 
 /* Does s equal the len bytes at p? */

@@ -12,6 +12,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -100,6 +101,19 @@ parley_bean_set(struct parley_call *call, const void *data, size_t len)
 	return 0;
 }
 
+uint32_t
+parley_bean_version(const struct parley_call *call)
+{
+	return call->phase == PARLEY_PHASE_NONE || call->bean.len == 0 ? 0 : 1;
+}
+
+uint32_t
+parley_call_version(const struct parley_call *call)
+{
+	(void)call;
+	return 1;
+}
+
 int
 parley_fault(struct parley_call *call, enum parley_fault_code code, const char *fmt, ...)
 {
@@ -180,6 +194,40 @@ load_test_deploy(void)
 }
 
 /*
+ * The services of r now. Nothing changes r in these tests but the test
+ * itself, and r's own view holds what these return until the next change.
+ */
+static const struct service *
+find(struct registry *r, const char *name)
+{
+	struct registry_view *v = registry_acquire(r);
+	const struct service *svc = registry_find(v, name);
+
+	registry_release(v);
+	return svc;
+}
+
+static const struct service *
+at(struct registry *r, unsigned i)
+{
+	struct registry_view *v = registry_acquire(r);
+	const struct service *svc = registry_at(v, i);
+
+	registry_release(v);
+	return svc;
+}
+
+static unsigned
+count(struct registry *r)
+{
+	struct registry_view *v = registry_acquire(r);
+	unsigned n = registry_count(v);
+
+	registry_release(v);
+	return n;
+}
+
+/*
  * Run operation op of svc on a SOAP 1.1 request whose body is body (the
  * prefix "t" is bound to ns), as the container would: the module's namespace
  * table, the envelope read up to the body, invoke, and the bean stored when
@@ -249,15 +297,15 @@ test_load(void)
 	const struct service *cart, *tally;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-	CU_ASSERT_EQUAL(registry_count(r), 2);
-	cart = registry_at(r, 0);
-	tally = registry_at(r, 1);
-	CU_ASSERT_PTR_NULL(registry_at(r, 2));
+	CU_ASSERT_EQUAL(count(r), 2);
+	cart = at(r, 0);
+	tally = at(r, 1);
+	CU_ASSERT_PTR_NULL(at(r, 2));
 	CU_ASSERT_STRING_EQUAL(cart->name, "cart");
 	CU_ASSERT_STRING_EQUAL(tally->name, "tally");
-	CU_ASSERT_PTR_EQUAL(registry_find(r, "cart"), cart);
-	CU_ASSERT_PTR_EQUAL(registry_find(r, "tally"), tally);
-	CU_ASSERT_PTR_NULL(registry_find(r, "nope"));
+	CU_ASSERT_PTR_EQUAL(find(r, "cart"), cart);
+	CU_ASSERT_PTR_EQUAL(find(r, "tally"), tally);
+	CU_ASSERT_PTR_NULL(find(r, "nope"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(cart->descriptor_path, "tests/deploy/cart.service"));
 
 	CU_ASSERT_EQUAL(cart->version, 1);
@@ -301,8 +349,8 @@ test_operation_lookup(void)
 	const struct operation *op;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-	cart = registry_find(r, "cart");
-	tally = registry_find(r, "tally");
+	cart = find(r, "cart");
+	tally = find(r, "tally");
 
 	/* By wsa:Action, explicit or the WS-Addressing default. */
 	op = registry_operation(cart, NS_CART "/AddItem", NULL, NULL);
@@ -348,8 +396,8 @@ test_modules_distinct(void)
 	const struct service *cart, *tally;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-	cart = registry_find(r, "cart");
-	tally = registry_find(r, "tally");
+	cart = find(r, "cart");
+	tally = find(r, "tally");
 	CU_ASSERT_PTR_NOT_EQUAL(cart->dl, tally->dl);
 	CU_ASSERT_PTR_NOT_EQUAL(cart->module, tally->module);
 	CU_ASSERT_STRING_EQUAL(cart->module->name, "cart");
@@ -384,8 +432,8 @@ test_invoke(void)
 	struct buf out = BUF_INIT;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-	cart = registry_find(r, "cart");
-	tally = registry_find(r, "tally");
+	cart = find(r, "cart");
+	tally = find(r, "tally");
 	memset(&cc, 0, sizeof cc);
 	memset(&tc, 0, sizeof tc);
 	cc.id = "conv-cart";
@@ -464,7 +512,7 @@ test_cart_faults(void)
 	unsigned i;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-	cart = registry_find(r, "cart");
+	cart = find(r, "cart");
 	memset(&call, 0, sizeof call);
 	call.id = "c";
 	CU_ASSERT_EQUAL(run(cart, "StartCart", NS_CART, "<t:StartCart/>", &call, &out), 0);
@@ -525,7 +573,7 @@ test_cart_line_limit(void)
 	unsigned i;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-	cart = registry_find(r, "cart");
+	cart = find(r, "cart");
 	memset(&call, 0, sizeof call);
 	call.id = "c";
 	CU_ASSERT_EQUAL(run(cart, "StartCart", NS_CART, "<t:StartCart/>", &call, &out), 0);
@@ -560,7 +608,7 @@ test_write_wsdl(void)
 	struct wsdl w;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-	cart = registry_find(r, "cart");
+	cart = find(r, "cart");
 	CU_ASSERT_EQUAL(registry_write_wsdl(cart, "http://node.example:8080/", &out), 0);
 	CU_ASSERT(contains(&out,
 	    "<soap:address location=\"http://node.example:8080/services/cart\"/>"));
@@ -636,16 +684,22 @@ scratch_copy(struct scratch *s, const char *from, const char *to)
 	buf_free(&b);
 }
 
+/* Remove the scratch directory and every file in it (deploys rename some). */
 static void
 scratch_free(struct scratch *s)
 {
 	char path[512];
-	unsigned i;
+	struct dirent *e;
+	DIR *d = opendir(s->dir);
 
-	for (i = 0; i < s->n; i++) {
-		snprintf(path, sizeof path, "%s/%s", s->dir, s->files[i]);
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof path, "%s/%s", s->dir, e->d_name);
 		unlink(path);
 	}
+	if (d != NULL)
+		closedir(d);
 	rmdir(s->dir);
 }
 
@@ -744,7 +798,7 @@ test_missing_files(void)
 	scratch_text(&s, "README", "not a descriptor\n");
 	CU_ASSERT_EQUAL(registry_load(&r, s.dir, err, sizeof err), 0);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-	CU_ASSERT_EQUAL(registry_count(r), 0);
+	CU_ASSERT_EQUAL(count(r), 0);
 	registry_free(r);
 	scratch_free(&s);
 }
@@ -821,6 +875,140 @@ test_remote_import(void)
 	scratch_free(&s);
 }
 
+static const char tally_descriptor[] =
+    "service tally\nmodule tally-a.so\nwsdl tally-a.wsdl\n"
+    "operation StartCart start\noperation AddItem continue\noperation GetCart continue\n"
+    "operation Checkout finish\noperation Sleep continue\noperation Echo none\n";
+
+static int
+exists(const struct scratch *s, const char *name)
+{
+	char path[512];
+
+	snprintf(path, sizeof path, "%s/%s", s->dir, name);
+	return access(path, F_OK) == 0;
+}
+
+/*
+ * Deploy and undeploy while views are held: a held view keeps what it had,
+ * a staged descriptor becomes NAME.service, refusals change nothing.
+ */
+static void
+test_deploy_undeploy(void)
+{
+	struct registry_change c;
+	struct registry_view *before, *after;
+	struct registry *r = NULL;
+	struct scratch s;
+	char from[512], to[512];
+
+	scratch_new(&s);
+	scratch_copy(&s, "cart.so", "cart.so");
+	scratch_copy(&s, "cart.wsdl", "cart.wsdl");
+	scratch_text(&s, "cart.service", cart_descriptor);
+	CU_ASSERT_EQUAL_FATAL(registry_load(&r, s.dir, err, sizeof err), 0);
+	before = registry_acquire(r);
+	CU_ASSERT_EQUAL(registry_count(before), 1);
+
+	/* A new service from a staged descriptor. */
+	scratch_copy(&s, "tally.so", "tally-a.so");
+	scratch_copy(&s, "tally.wsdl", "tally-a.wsdl");
+	scratch_text(&s, ".tally-a.service", tally_descriptor);
+	CU_ASSERT_EQUAL(registry_deploy(r, ".tally-a.service", &c, err, sizeof err), 0);
+	CU_ASSERT_STRING_EQUAL(c.service, "tally");
+	CU_ASSERT_EQUAL(c.version, 1);
+	CU_ASSERT_EQUAL(c.replaced, 0);
+	CU_ASSERT(!exists(&s, ".tally-a.service") && exists(&s, "tally.service"));
+	CU_ASSERT_EQUAL(registry_count(before), 1);
+	after = registry_acquire(r);
+	CU_ASSERT_EQUAL(registry_count(after), 2);
+	CU_ASSERT_PTR_NOT_NULL(registry_find(after, "tally"));
+	CU_ASSERT_PTR_NULL(registry_find(before, "tally"));
+	CU_ASSERT_STRING_EQUAL(registry_at(after, 0)->name, "cart");
+	registry_release(after);
+
+	/* A new version of the cart; the held view keeps version 1. */
+	scratch_text(&s, ".cart-2.service", "version 2\nservice cart\nmodule cart.so\n"
+	    "wsdl cart.wsdl\noperation StartCart start\noperation AddItem continue\n"
+	    "operation GetCart continue\noperation Checkout finish\n");
+	CU_ASSERT_EQUAL(registry_deploy(r, ".cart-2.service", &c, err, sizeof err), 0);
+	CU_ASSERT_EQUAL(c.version, 2);
+	CU_ASSERT_EQUAL(c.replaced, 1);
+	CU_ASSERT_EQUAL(registry_find(before, "cart")->version, 1);
+	CU_ASSERT_EQUAL(find(r, "cart")->version, 2);
+	registry_release(before);
+
+	/* Refused: an operation the WSDL lacks. Nothing changes; the staged file stays. */
+	scratch_text(&s, ".cart-3.service", "version 3\nservice cart\nmodule cart.so\n"
+	    "wsdl cart.wsdl\noperation StartCart start\noperation AddItem continue\n"
+	    "operation GetCart continue\noperation Checkout finish\noperation Refund continue\n");
+	CU_ASSERT_EQUAL(registry_deploy(r, ".cart-3.service", &c, err, sizeof err), PARLEY_EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "operation 'Refund' is not in"));
+	CU_ASSERT(exists(&s, ".cart-3.service"));
+	CU_ASSERT_EQUAL(find(r, "cart")->version, 2);
+
+	/* Refused: a running module's file replaced under its name. */
+	snprintf(from, sizeof from, "%s/tally-a.so", s.dir);
+	snprintf(to, sizeof to, "%s/old.so", s.dir);
+	CU_ASSERT_EQUAL(rename(from, to), 0);
+	scratch_copy(&s, "tally.so", "tally-a.so");
+	scratch_text(&s, ".tally-b.service", tally_descriptor);
+	CU_ASSERT_EQUAL(registry_deploy(r, ".tally-b.service", &c, err, sizeof err), PARLEY_EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "the file was replaced: the node would run the old code"));
+
+	/* Names that are not descriptors in the deploy directory. */
+	CU_ASSERT_EQUAL(registry_deploy(r, "../cart.service", &c, err, sizeof err), PARLEY_EINVAL);
+	CU_ASSERT_EQUAL(registry_deploy(r, "cart.so", &c, err, sizeof err), PARLEY_EINVAL);
+
+	CU_ASSERT_EQUAL(registry_undeploy(r, "tally", err, sizeof err), 0);
+	CU_ASSERT(!exists(&s, "tally.service"));
+	CU_ASSERT_PTR_NULL(find(r, "tally"));
+	CU_ASSERT_EQUAL(registry_undeploy(r, "tally", err, sizeof err), PARLEY_ENOENT);
+	registry_free(r);
+	scratch_free(&s);
+}
+
+static unsigned reports;
+
+static void
+count_report(void *arg, const char *file, int rc, const struct registry_change *c,
+    const char *why)
+{
+	(void)arg;
+	(void)file;
+	(void)c;
+	if (rc != 0)
+		fprintf(stderr, "\n  rescan: %s\n", why);
+	reports++;
+}
+
+/* A rescan deploys what is new or changed, once. */
+static void
+test_rescan(void)
+{
+	struct registry *r = NULL;
+	struct scratch s;
+
+	scratch_new(&s);
+	scratch_copy(&s, "cart.so", "cart.so");
+	scratch_copy(&s, "cart.wsdl", "cart.wsdl");
+	scratch_text(&s, "cart.service", cart_descriptor);
+	CU_ASSERT_EQUAL_FATAL(registry_load(&r, s.dir, err, sizeof err), 0);
+	reports = 0;
+	CU_ASSERT_EQUAL(registry_rescan(r, count_report, NULL), 0);
+	CU_ASSERT_EQUAL(reports, 0);
+	scratch_copy(&s, "tally.so", "tally-a.so");
+	scratch_copy(&s, "tally.wsdl", "tally-a.wsdl");
+	scratch_text(&s, "tally.service", tally_descriptor);
+	CU_ASSERT_EQUAL(registry_rescan(r, count_report, NULL), 1);
+	CU_ASSERT_EQUAL(reports, 1);
+	CU_ASSERT_PTR_NOT_NULL(find(r, "tally"));
+	CU_ASSERT_EQUAL(registry_rescan(r, count_report, NULL), 0);
+	CU_ASSERT_EQUAL(reports, 1);
+	registry_free(r);
+	scratch_free(&s);
+}
+
 int
 main(void)
 {
@@ -838,6 +1026,8 @@ main(void)
 		{ "operation mismatch", test_operation_mismatch },
 		{ "duplicate service", test_duplicate_service },
 		{ "remote import", test_remote_import },
+		{ "deploy and undeploy", test_deploy_undeploy },
+		{ "rescan", test_rescan },
 		{ NULL, NULL }
 	};
 

@@ -3,6 +3,11 @@
  * a conversation, under the same operation names and XML prefix as the cart
  * sample. AddItem answers 1000 + the tally, so a test can tell which of the
  * two services answered. Sleep holds a worker for a while; Echo is stateless.
+ *
+ * Built again with TALLY_VERSION 2 (tests/deploy2, descriptor version 2) for
+ * the redeploy tests: AddItem answers 2000 + the tally, and the bean has a
+ * new form, so a conversation started under version 1 goes on only if the
+ * handler migrates its bean, which it does by parley_bean_version.
  */
 #include <errno.h>
 #include <limits.h>
@@ -12,12 +17,25 @@
 
 #include "tally_ops.h"
 
-#define ADD_BIAS  1000          /* AddItem answers ADD_BIAS + tally */
+#ifndef TALLY_VERSION
+#define TALLY_VERSION 1
+#endif
+#define ADD_BIAS  (1000 * TALLY_VERSION)   /* AddItem answers ADD_BIAS + tally */
 #define MAX_QTY   1000000
 #define MAX_SLEEP 5000          /* ms */
 
-/* The bean: "TALY" and the tally as 4 bytes, big-endian; at most INT_MAX - ADD_BIAS. */
+/*
+ * The bean: a mark and the tally as 4 bytes, big-endian; at most INT_MAX -
+ * ADD_BIAS. The mark is "TALY" in beans version 1 stored, "TAL2" from
+ * version 2 on.
+ */
 #define BEAN_LEN 8
+
+static const char *
+mark(uint32_t version)
+{
+	return version <= 1 ? "TALY" : "TAL2";
+}
 
 static int
 load(struct parley_call *call, int *tally)
@@ -37,8 +55,13 @@ load(struct parley_call *call, int *tally)
 		return 0;
 	}
 	p = data;
-	if (len != BEAN_LEN || memcmp(p, "TALY", 4) != 0)
-		return parley_fault(call, PARLEY_FAULT_RECEIVER, "the stored tally is corrupt");
+	if (parley_bean_version(call) > TALLY_VERSION)
+		return parley_fault(call, PARLEY_FAULT_RECEIVER, "the tally was stored by version "
+		    "%u, newer than this version %u", parley_bean_version(call), TALLY_VERSION);
+	/* An older version's bean is read in its form; store() writes it in ours. */
+	if (len != BEAN_LEN || memcmp(p, mark(parley_bean_version(call)), 4) != 0)
+		return parley_fault(call, PARLEY_FAULT_RECEIVER, "the stored tally is corrupt "
+		    "(bean version %u)", parley_bean_version(call));
 	v = (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 | (uint32_t)p[6] << 8 | p[7];
 	if (v > INT_MAX - ADD_BIAS)
 		return parley_fault(call, PARLEY_FAULT_RECEIVER, "the stored tally is corrupt");
@@ -49,10 +72,11 @@ load(struct parley_call *call, int *tally)
 static int
 store(struct parley_call *call, int tally)
 {
-	unsigned char bean[BEAN_LEN] = { 'T', 'A', 'L', 'Y' };
+	unsigned char bean[BEAN_LEN];
 	uint32_t v = (uint32_t)tally;
 	int rc;
 
+	memcpy(bean, mark(parley_call_version(call)), 4);
 	bean[4] = (unsigned char)(v >> 24);
 	bean[5] = (unsigned char)(v >> 16);
 	bean[6] = (unsigned char)(v >> 8);
