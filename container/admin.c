@@ -8,38 +8,18 @@
  */
 #include "config.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conf.h"
 #include "frontend.h"
+#include "http.h"
 #include "log.h"
 #include "parley.h"
 #include "registry.h"
 #include "server.h"
 
-#define TEXT "text/plain; charset=utf-8"
-
-static int
-answer(struct exchange *x, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-answer(struct exchange *x, int status, const char *fmt, ...)
-{
-	va_list ap;
-
-	buf_reset(&x->body);
-	va_start(ap, fmt);
-	if (buf_vprintf(&x->body, fmt, ap) != 0)
-		buf_reset(&x->body);
-	va_end(ap);
-	x->status = status;
-	x->content_type = TEXT;
-	return 0;
-}
 
 /* Whether peer ("IP:PORT", "[IP]:PORT") is a loopback address. */
 static int
@@ -47,18 +27,6 @@ loopback(const char *peer)
 {
 	return strncmp(peer, "127.", 4) == 0 || strncmp(peer, "[::1]:", 6) == 0 ||
 	    strncmp(peer, "[::ffff:127.", 12) == 0;
-}
-
-static int
-hex(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /*
@@ -84,9 +52,9 @@ form_value(const char *body, size_t blen, const char *key, char *out, size_t len
 				if (c == '+') {
 					c = ' ';
 				} else if (c == '%') {
-					if (j + 2 >= n || hex(body[j + 1]) < 0 || hex(body[j + 2]) < 0)
+					if (j + 2 >= n || http_hexval((unsigned char)body[j + 1]) < 0 || http_hexval((unsigned char)body[j + 2]) < 0)
 						return PARLEY_EINVAL;
-					c = hex(body[j + 1]) * 16 + hex(body[j + 2]);
+					c = http_hexval((unsigned char)body[j + 1]) * 16 + http_hexval((unsigned char)body[j + 2]);
 					j += 2;
 				}
 				if (c == '\0' || o + 1 >= len)
@@ -110,13 +78,13 @@ deploy(struct frontend *f, struct exchange *x)
 
 	rc = form_value(x->req.body, x->req.body_len, "descriptor", file, sizeof file);
 	if (rc != 0)
-		return answer(x, 400, "POST /parley/admin/deploy takes descriptor=FILE, the name of "
+		return frontend_text(x, 400, "POST /parley/admin/deploy takes descriptor=FILE, the name of "
 		    "a descriptor in the node's deploy directory %s\n",
 		    registry_deploy_dir(f->registry));
 	rc = registry_deploy(f->registry, file, &c, err, sizeof err);
 	if (rc != 0) {
 		log_warnx("deploy %s refused: %s", file, err);
-		return answer(x, rc == PARLEY_ENOMEM ? 500 : 422, "refused: %s\n", err);
+		return frontend_text(x, rc == PARLEY_ENOMEM ? 500 : 422, "refused: %s\n", err);
 	}
 	if (c.replaced != 0)
 		log_info("deployed %s version %u from %s, replacing version %u", c.service,
@@ -124,9 +92,9 @@ deploy(struct frontend *f, struct exchange *x)
 	else
 		log_info("deployed %s version %u from %s", c.service, c.version, c.module);
 	if (c.replaced != 0)
-		return answer(x, 200, "deployed %s version %u (module %s), replacing version %u\n",
+		return frontend_text(x, 200, "deployed %s version %u (module %s), replacing version %u\n",
 		    c.service, c.version, c.module, c.replaced);
-	return answer(x, 200, "deployed %s version %u (module %s)\n", c.service, c.version,
+	return frontend_text(x, 200, "deployed %s version %u (module %s)\n", c.service, c.version,
 	    c.module);
 }
 
@@ -138,7 +106,7 @@ undeploy(struct frontend *f, struct exchange *x)
 	int rc;
 
 	if (form_value(x->req.body, x->req.body_len, "service", name, sizeof name) != 0)
-		return answer(x, 400, "POST /parley/admin/undeploy takes service=NAME "
+		return frontend_text(x, 400, "POST /parley/admin/undeploy takes service=NAME "
 		    "(and force=1 to remove a service that has live conversations)\n");
 	if (form_value(x->req.body, x->req.body_len, "force", force, sizeof force) != 0)
 		force[0] = '\0';
@@ -148,22 +116,22 @@ undeploy(struct frontend *f, struct exchange *x)
 
 		registry_release(v);
 		if (!known)
-			return answer(x, 404, "no service %s is deployed on this node\n", name);
+			return frontend_text(x, 404, "no service %s is deployed on this node\n", name);
 	}
 	live = frontend_live_conversations(f, name);
 	if (live > 0 && strcmp(force, "1") != 0)
-		return answer(x, 409, "service %s has %u live conversation%s: their clients would "
+		return frontend_text(x, 409, "service %s has %u live conversation%s: their clients would "
 		    "get faults until they expire. Undeploy with force to do it anyway (the beans "
 		    "stay, and a later deploy of %s serves them again)\n", name, live,
 		    live == 1 ? "" : "s", name);
 	rc = registry_undeploy(f->registry, name, err, sizeof err);
 	if (rc == PARLEY_ENOENT)
-		return answer(x, 404, "%s\n", err);
+		return frontend_text(x, 404, "%s\n", err);
 	if (rc != 0)
-		return answer(x, 500, "%s\n", err);
+		return frontend_text(x, 500, "%s\n", err);
 	log_info("undeployed %s (%u live conversation%s left in the store)", name, live,
 	    live == 1 ? "" : "s");
-	return answer(x, 200, "undeployed %s (%u live conversation%s left in the store)\n", name,
+	return frontend_text(x, 200, "undeployed %s (%u live conversation%s left in the store)\n", name,
 	    live, live == 1 ? "" : "s");
 }
 
@@ -174,7 +142,7 @@ admin_handle(struct frontend *f, struct exchange *x)
 	enum conf_admin allow = f->conf->admin_allow;
 
 	if (allow == CONF_ADMIN_NONE || (allow == CONF_ADMIN_LOOPBACK && !loopback(x->peer)))
-		return answer(x, 403, "the admin endpoints answer only %s (admin_allow in "
+		return frontend_text(x, 403, "the admin endpoints answer only %s (admin_allow in "
 		    "parleyd.conf)\n", allow == CONF_ADMIN_NONE ? "no one" : "loopback clients");
 	if (strcmp(x->req.method, "GET") == 0 && strcmp(path, "/parley/admin") == 0) {
 		buf_reset(&x->body);
@@ -187,12 +155,12 @@ admin_handle(struct frontend *f, struct exchange *x)
 	}
 	if (strcmp(x->req.method, "POST") != 0) {
 		x->extra_headers = "Allow: POST\r\n";
-		return answer(x, 405, "POST to %s\n", path);
+		return frontend_text(x, 405, "POST to %s\n", path);
 	}
 	if (strcmp(path, "/parley/admin/deploy") == 0)
 		return deploy(f, x);
 	if (strcmp(path, "/parley/admin/undeploy") == 0)
 		return undeploy(f, x);
-	return answer(x, 404, "no admin endpoint %s: POST /parley/admin/deploy or "
+	return frontend_text(x, 404, "no admin endpoint %s: POST /parley/admin/deploy or "
 	    "/parley/admin/undeploy\n", path);
 }

@@ -39,12 +39,8 @@ worker_fini(void *arg, void *worker)
 	dispatch_worker_free(worker);
 }
 
-static int
-answer_text(struct exchange *x, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-answer_text(struct exchange *x, int status, const char *fmt, ...)
+int
+frontend_text(struct exchange *x, int status, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -140,7 +136,7 @@ post_soap(struct frontend *f, void *worker, struct exchange *x)
 	int rc;
 
 	if (x->req.body == NULL || x->req.body_len == 0)
-		return answer_text(x, 400,
+		return frontend_text(x, 400,
 		    "a SOAP request needs an envelope in its body (POST it with Content-Type "
 		    "text/xml for SOAP 1.1 or application/soap+xml for SOAP 1.2)\n");
 	memset(&m, 0, sizeof m);
@@ -194,7 +190,7 @@ get_service(struct frontend *f, struct exchange *x, const struct service *svc, c
 	unsigned i;
 
 	if (svc == NULL)
-		return answer_text(x, 404, "no service %s is deployed here; GET /parley/status lists them\n",
+		return frontend_text(x, 404, "no service %s is deployed here; GET /parley/status lists them\n",
 		    name);
 	/* svc stays valid while the caller holds its view (or for ever: a builtin). */
 	base_url(f, x, url, sizeof url);
@@ -202,12 +198,12 @@ get_service(struct frontend *f, struct exchange *x, const struct service *svc, c
 	    (strcasecmp(x->req.query, "wsdl") == 0 || strcasecmp(x->req.query, "singleWsdl") == 0)) {
 		buf_reset(&x->body);
 		if (registry_write_wsdl(svc, url, &x->body) != 0)
-			return answer_text(x, 500, "out of memory\n");
+			return frontend_text(x, 500, "out of memory\n");
 		x->status = 200;
 		x->content_type = "text/xml; charset=utf-8";
 		return 0;
 	}
-	answer_text(x, 200, "service %s (version %u) at %s%s\nWSDL: %s%s?wsdl\n"
+	frontend_text(x, 200, "service %s (version %u) at %s%s\nWSDL: %s%s?wsdl\n"
 	    "operations:\n", svc->name, svc->version, url, svc->path, url, svc->path);
 	for (i = 0; i < svc->n_ops; i++)
 		buf_printf(&x->body, "  %-24s %s\n", svc->ops[i].name, phase_names[svc->ops[i].phase]);
@@ -220,7 +216,7 @@ get_index(struct frontend *f, struct exchange *x)
 	struct registry_view *v = registry_acquire(f->registry);
 	unsigned i, n = registry_count(v);
 
-	answer_text(x, 200, "parleyd %s, node %s\nservices:\n", PACKAGE_VERSION, f->conf->node_id);
+	frontend_text(x, 200, "parleyd %s, node %s\nservices:\n", PACKAGE_VERSION, f->conf->node_id);
 	for (i = 0; i < n; i++)
 		buf_printf(&x->body, "  /services/%s  (WSDL: /services/%s?wsdl)\n",
 		    registry_at(v, i)->name, registry_at(v, i)->name);
@@ -234,7 +230,7 @@ get_status(struct frontend *f, struct exchange *x)
 {
 	buf_reset(&x->body);
 	if (status_write(f, &x->body) != 0)
-		return answer_text(x, 500, "out of memory\n");
+		return frontend_text(x, 500, "out of memory\n");
 	x->status = 200;
 	x->content_type = "application/json";
 	return 0;
@@ -253,7 +249,7 @@ handle(void *arg, void *worker, struct exchange *x)
 		return post_soap(f, worker, x);
 	if (!get) {
 		x->extra_headers = "Allow: GET, HEAD, POST\r\n";
-		return answer_text(x, 405, "method %s is not served here: POST SOAP messages to "
+		return frontend_text(x, 405, "method %s is not served here: POST SOAP messages to "
 		    "/services/NAME, GET /services/NAME?wsdl for a WSDL\n", x->req.method);
 	}
 	if (strcmp(path, "/parley/status") == 0)
@@ -282,7 +278,7 @@ handle(void *arg, void *worker, struct exchange *x)
 			return rc;
 		}
 	}
-	return answer_text(x, 404, "nothing at %s; GET / lists what this node serves\n", path);
+	return frontend_text(x, 404, "nothing at %s; GET / lists what this node serves\n", path);
 }
 
 void

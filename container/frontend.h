@@ -36,6 +36,10 @@ struct frontend {
 /* The hooks to start the server with; f must outlive the server. */
 void frontend_hooks(struct frontend *f, struct server_hooks *hooks);
 
+/* Answer x with status and a plain-text body from fmt; returns 0. */
+int frontend_text(struct exchange *x, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 struct message;
 
 /*

@@ -78,8 +78,8 @@ is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-static int
-hexval(unsigned char c)
+int
+http_hexval(unsigned char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -396,8 +396,8 @@ check_target(const char *buf, struct head *h)
 	for (i = p; i < qpos; i++) {
 		if (t[i] != '%')
 			continue;
-		if (i + 2 >= qpos || hexval((unsigned char)t[i + 1]) < 0 ||
-		    hexval((unsigned char)t[i + 2]) < 0)
+		if (i + 2 >= qpos || http_hexval((unsigned char)t[i + 1]) < 0 ||
+		    http_hexval((unsigned char)t[i + 2]) < 0)
 			return reject(h, 400, "malformed percent-encoding in the path");
 		if (t[i + 1] == '0' && t[i + 2] == '0')
 			return reject(h, 400, "percent-encoded NUL in the path");
@@ -423,7 +423,7 @@ walk_chunks(char *buf, size_t len, size_t pos, size_t max_body, size_t max_head,
 
 	for (;;) {
 		size = 0;
-		for (i = pos; i < len && (d = hexval((unsigned char)buf[i])) >= 0; i++) {
+		for (i = pos; i < len && (d = http_hexval((unsigned char)buf[i])) >= 0; i++) {
 			if (size > (SIZE_MAX - 15) / 16)
 				return reject(h, 413, "request body is too large");
 			size = size * 16 + (size_t)d;
@@ -508,7 +508,7 @@ percent_decode(char *s)
 
 	for (; *s != '\0'; s++) {
 		if (*s == '%') {
-			*w++ = (char)(hexval((unsigned char)s[1]) << 4 | hexval((unsigned char)s[2]));
+			*w++ = (char)(http_hexval((unsigned char)s[1]) << 4 | http_hexval((unsigned char)s[2]));
 			s += 2;
 		} else {
 			*w++ = *s;

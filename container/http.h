@@ -65,4 +65,7 @@ const char *http_reason(int status);
 int http_write_head(struct buf *out, int status, const char *content_type, size_t content_length,
     int keep_alive, const char *extra);
 
+/* The value of one hexadecimal digit, or -1. */
+int http_hexval(unsigned char c);
+
 #endif /* PARLEY_HTTP_H */
