@@ -641,3 +641,46 @@ def wait_until(what, cond, timeout=20.0, step=0.05):
         if time.time() > deadline:
             raise TestFailure("%s: not so after %.0f s" % (what, timeout))
         time.sleep(step)
+
+
+# The sample clients in samples/clients, one per SOAP stack. Each finder
+# returns (argv, env, None) to run the named script, or (None, None, what to
+# install) when the stack is missing.
+CLIENTS = os.path.join(TOP_SRCDIR, "samples", "clients")
+NODE_MODULES = os.path.join(CLIENTS, "node", "node_modules")
+
+
+def has_module(argv):
+    """Whether argv (an interpreter loading a module) runs and exits 0."""
+    try:
+        return subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def zeep_client(script):
+    """A client in samples/clients/python, run by /usr/bin/python3 with zeep."""
+    if not has_module(["/usr/bin/python3", "-c", "import zeep"]):
+        return None, None, "zeep for /usr/bin/python3 (apt-get install python3-zeep)"
+    return ["/usr/bin/python3", os.path.join(CLIENTS, "python", script)], None, None
+
+
+def soaplite_client(script):
+    """A client in samples/clients/perl, run by perl with SOAP::Lite."""
+    perl = shutil.which("perl")
+    if perl is None or not has_module([perl, "-MSOAP::Lite", "-MLWP::UserAgent", "-MXML::Parser", "-e", "1"]):
+        return None, None, "perl with SOAP::Lite (apt-get install libsoap-lite-perl)"
+    return [perl, os.path.join(CLIENTS, "perl", script)], None, None
+
+
+def node_soap_client(script):
+    """A client in samples/clients/node, run by node with the npm soap package."""
+    node = shutil.which("node")
+    if node is None:
+        return None, None, "node (apt-get install nodejs npm)"
+    if not os.path.isdir(os.path.join(NODE_MODULES, "soap")):
+        return None, None, ("the npm soap package in %s (cd %s && npm ci --no-audit --no-fund)"
+                            % (NODE_MODULES, os.path.dirname(NODE_MODULES)))
+    env = dict(os.environ, NODE_PATH=NODE_MODULES)
+    return [node, os.path.join(CLIENTS, "node", script)], env, None

@@ -12,7 +12,6 @@ import http.client
 import http.server
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -20,44 +19,20 @@ import threading
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from parleytest import *  # noqa: F401,F403
 
-CLIENTS = os.path.join(TOP_SRCDIR, "samples", "clients")
-NODE_MODULES = os.path.join(CLIENTS, "node", "node_modules")
 CLIENT_TIMEOUT = 60
 EXPECTED_COUNT = 6
 
 
-def has_module(argv):
-    """Whether argv (an interpreter loading a module) runs and exits 0."""
-    try:
-        return subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              timeout=30).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
 def python_client():
-    """(argv, env, None) to run the zeep client, or (None, None, what to install)."""
-    if not has_module(["/usr/bin/python3", "-c", "import zeep"]):
-        return None, None, "zeep for /usr/bin/python3 (apt-get install python3-zeep)"
-    return ["/usr/bin/python3", os.path.join(CLIENTS, "python", "cart_client.py")], None, None
+    return zeep_client("cart_client.py")
 
 
 def perl_client():
-    perl = shutil.which("perl")
-    if perl is None or not has_module([perl, "-MSOAP::Lite", "-MLWP::UserAgent", "-MXML::Parser", "-e", "1"]):
-        return None, None, "perl with SOAP::Lite (apt-get install libsoap-lite-perl)"
-    return [perl, os.path.join(CLIENTS, "perl", "cart_client.pl")], None, None
+    return soaplite_client("cart_client.pl")
 
 
 def node_client():
-    node = shutil.which("node")
-    if node is None:
-        return None, None, "node (apt-get install nodejs npm)"
-    if not os.path.isdir(os.path.join(NODE_MODULES, "soap")):
-        return None, None, ("the npm soap package in %s (cd %s && npm ci --no-audit --no-fund)"
-                            % (NODE_MODULES, os.path.dirname(NODE_MODULES)))
-    env = dict(os.environ, NODE_PATH=NODE_MODULES)
-    return [node, os.path.join(CLIENTS, "node", "cart_client.js")], env, None
+    return node_soap_client("cart_client.js")
 
 
 # name, how to find its runtime, extra arguments
