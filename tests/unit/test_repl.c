@@ -156,6 +156,7 @@ conv_commit(struct store *st, const char *id, enum store_kind kind, struct conv_
     const char *bean, const char *msgid)
 {
 	struct store_commit c;
+	int rc = PARLEY_ETIMEDOUT, tries;
 
 	memset(&c, 0, sizeof c);
 	c.id = id;
@@ -168,7 +169,16 @@ conv_commit(struct store *st, const char *id, enum store_kind kind, struct conv_
 	c.response = "<answer/>";
 	c.response_len = 9;
 	c.soap = 1;
-	return store_commit(st, &c);
+	/*
+	 * A replication lockout longer than the store waits (a busy machine,
+	 * right after a promotion) is "try again", as a node answers it.
+	 */
+	for (tries = 0; tries < 50; tries++) {
+		if ((rc = store_commit(st, &c)) != PARLEY_ETIMEDOUT)
+			break;
+		sleep_ms(100);
+	}
+	return rc;
 }
 
 /*
