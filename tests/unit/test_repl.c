@@ -211,12 +211,19 @@ static int
 conv_check(struct store *st, const char *id)
 {
 	struct store_conv c;
-	int rc;
+	int rc, tries;
 
 	memset(&c, 0, sizeof c);
-	if ((rc = store_load(st, id, NULL, &c)) == 0 &&
+	/* A lockout longer than the store waits is "try again" (see conv_commit). */
+	for (tries = 0; (rc = store_load(st, id, NULL, &c)) == PARLEY_ETIMEDOUT && tries < 50;
+	    tries++)
+		sleep_ms(100);
+	if (rc == 0 &&
 	    (c.meta.seq != 2 || c.bean.len != 7 || memcmp(c.bean.data, "updated", 7) != 0))
 		rc = -100;
+	if (rc != 0 && rc != PARLEY_ENOENT)
+		fprintf(stderr, "\n    conv_check(%s): %d (%s)\n", id, rc,
+		    rc == -100 ? "not as stored" : parley_strerror(rc));
 	store_conv_clear(&c);
 	return rc;
 }
