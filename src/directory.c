@@ -115,8 +115,7 @@ db_errcall(const DB_ENV *env, const char *pfx, const char *msg)
 	struct directory *d = env->app_private;
 
 	(void)pfx;
-	/* A lockout under DB_REP_CONF_NOWAIT is expected and waited out. */
-	if (strstr(msg, "BDB3509") != NULL)
+	if (repsite_expected(msg))
 		return;
 	if (d != NULL && d->opening) {
 		if (d->dberr[0] == '\0')

@@ -3,6 +3,8 @@
  */
 #include "config.h"
 
+#include <string.h>
+
 #include "repsite.h"
 
 int
@@ -24,4 +26,10 @@ u_int32_t
 repsite_us(unsigned ms)
 {
 	return (u_int32_t)ms * 1000u;
+}
+
+int
+repsite_expected(const char *msg)
+{
+	return msg != NULL && strstr(msg, "BDB3509") != NULL;
 }

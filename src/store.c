@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "repsite.h"
 #include "meta.h"
 #include "nodelay.h"
 #include "parley.h"
@@ -135,8 +136,7 @@ db_errcall(const DB_ENV *env, const char *pfx, const char *msg)
 	struct store *st = env->app_private;
 
 	(void)pfx;
-	/* A lockout under DB_REP_CONF_NOWAIT is expected and waited out (run_txn). */
-	if (strstr(msg, "BDB3509") != NULL)
+	if (repsite_expected(msg))
 		return;
 	if (st != NULL && st->opening) {
 		if (st->dberr[0] == '\0')
