@@ -21,6 +21,7 @@
 
 #include "holdings.h"
 #include "log.h"
+#include "mono.h"
 #include "parley.h"
 
 #define MAX_HELD MGR_ASSIGNMENTS_MAX
@@ -76,15 +77,6 @@ struct holdings {
 	void (*notify)(void *arg);
 	void *notify_arg;
 };
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 sleep_ms(unsigned ms)

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "manager.h"
 #include "mgrsoap.h"
+#include "mono.h"
 #include "parley.h"
 
 #define QUEUE_MAX 20000          /* conversation records waiting for the manager */
@@ -641,15 +642,6 @@ locator_set_address(struct locator *l, const char *address)
 
 /* ---- leases ---------------------------------------------------------------------------- */
 
-static int64_t
-mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 struct remote_renew {
 	const struct mgr_claim *claims;
 	unsigned n;
@@ -718,7 +710,7 @@ leaser_main(void *arg)
 		n = holdings_claims(l->holdings, claims, MGR_ASSIGNMENTS_MAX);
 		if (n == 0 || !registered)
 			continue;
-		sent = mono_now();
+		sent = mono_ms();
 		n_granted = 0;
 		lease_ms = 0;
 		if (l->manager != NULL)

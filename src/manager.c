@@ -37,6 +37,7 @@
 #include "idgen.h"
 #include "log.h"
 #include "manager.h"
+#include "mono.h"
 #include "parley.h"
 
 #define DEFAULT_INTERVAL_MS 200
@@ -109,15 +110,6 @@ wall_ms(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 

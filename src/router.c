@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "mono.h"
 #include "parley.h"
 #include "router.h"
 
@@ -92,15 +93,6 @@ struct answer {
 	size_t moved_off, moved_len;
 	int have_moved;
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int
 is_digit(char c)
@@ -316,7 +308,7 @@ wait_fd(int fd, short events, int64_t deadline)
 	int n;
 
 	for (;;) {
-		left = deadline - now_ms();
+		left = deadline - mono_ms();
 		if (left <= 0)
 			return PARLEY_ETIMEDOUT;
 		n = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
@@ -406,7 +398,7 @@ dial(const struct router *r, const struct target *t, int *fdp)
 		    gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
 		return gai == EAI_MEMORY ? PARLEY_ENOMEM : PARLEY_EIO;
 	}
-	deadline = now_ms() + r->cfg.connect_timeout_ms;
+	deadline = mono_ms() + r->cfg.connect_timeout_ms;
 	rc = PARLEY_EIO;
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		rc = connect_one(t, ai, deadline, fdp);
@@ -1140,7 +1132,7 @@ router_forward(struct router *r, struct forward *f)
 		}
 		/* One deadline for the exchange, a retry included. */
 		if (deadline == 0)
-			deadline = now_ms() + r->cfg.timeout_ms;
+			deadline = mono_ms() + r->cfg.timeout_ms;
 		rc = exchange(r, fd, &head, f, deadline, t.authority, &keep);
 		if (rc != DROPPED || !reused)
 			break;

@@ -17,6 +17,7 @@
 #include "stdsoap2.h"
 
 #include "mgrsoap.h"
+#include "mono.h"
 #include "parley.h"
 #include "soapclient.h"
 
@@ -31,15 +32,6 @@ struct soap_client {
 	char error[512];
 	char standby_at[512];          /* the URL a standby manager's last fault named, or "" */
 };
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* gSOAP takes a negative time limit as microseconds. */
 static void
