@@ -113,6 +113,56 @@ uint32_t parley_bean_version(const struct parley_call *call);
 /* Return the version of the running service (its descriptor's "version"). */
 uint32_t parley_call_version(const struct parley_call *call);
 
+/* ---- sessions: conversations that share one bean ---------------------------
+ *
+ * Every conversation belongs to a session: the conversations that share its
+ * bean. A conversation starts a session of its own, unless its start joins
+ * the session of a live conversation, either by the request's
+ * pc:JoinConversation header (naming that conversation's ID) or by the
+ * handler calling parley_join. From then on the conversations of the session
+ * (of one service or of several) reach the same bean, one message at a time
+ * across all of them; the bean is replicated and failed over as one. When a
+ * conversation finishes or expires, the bean stays with the others; it goes
+ * with the last.
+ */
+
+/*
+ * In a start handler: make the new conversation a member of the session of
+ * conversation other, instead of the session of its own it would start.
+ * Call it before parley_bean_get and parley_bean_set: afterwards the bean
+ * they read and replace is the session's, and parley_call_id returns the new
+ * conversation's ID, which changes (a joined conversation's ID names its
+ * session). Returns 0; PARLEY_ESTATE outside a start handler, or when the
+ * call joined already (the request's header counts); PARLEY_EINVAL when
+ * other is not a conversation ID; PARLEY_ENOENT when other is unknown, no
+ * longer live, or of a group this node does not serve (a start that must
+ * join a conversation held elsewhere names it in pc:JoinConversation, and
+ * is then run where the bean is); PARLEY_ETIMEDOUT when the session stayed
+ * busy too long; PARLEY_EIO. On failure nothing changes.
+ */
+int parley_join(struct parley_call *call, const char *other);
+
+/*
+ * Return the ID of this conversation's session: the ID of the conversation
+ * that started it (the call's own ID for a conversation that joined none),
+ * or NULL for phase "none". The string belongs to the call.
+ */
+const char *parley_session_id(const struct parley_call *call);
+
+/*
+ * Return the name of the service whose conversation started this
+ * conversation's session (the call's own service when it joined none), or
+ * NULL for phase "none". The string belongs to the call.
+ */
+const char *parley_session_initiator(const struct parley_call *call);
+
+/*
+ * Return how many conversations of the session are live, this one included
+ * (1 when it joined none, 0 for phase "none"): a finish or expiry through
+ * another service of the session shows here.
+ */
+unsigned parley_session_live(const struct parley_call *call);
+
 /*
  * Record a fault as the answer to this message and return PARLEY_EFAULT, for
  * the handler to return: `return parley_fault(call, PARLEY_FAULT_SENDER,
