@@ -57,6 +57,35 @@ parley_call_version(const struct parley_call *call)
 	return call->svc->version;
 }
 
+int
+parley_join(struct parley_call *call, const char *other)
+{
+	if (call->op->phase != PARLEY_PHASE_START || call->join == NULL || call->joined ||
+	    call->bean_set || call->stage != CALL_HANDLING)
+		return PARLEY_ESTATE;
+	if (other == NULL)
+		return PARLEY_EINVAL;
+	return call->join(call->join_ctx, call, other);
+}
+
+const char *
+parley_session_id(const struct parley_call *call)
+{
+	return call->op->phase == PARLEY_PHASE_NONE ? NULL : call->session_id;
+}
+
+const char *
+parley_session_initiator(const struct parley_call *call)
+{
+	return call->op->phase == PARLEY_PHASE_NONE ? NULL : call->initiator;
+}
+
+unsigned
+parley_session_live(const struct parley_call *call)
+{
+	return call->op->phase == PARLEY_PHASE_NONE ? 0 : call->session_live;
+}
+
 void *
 call_context(const struct parley_call *call)
 {

@@ -33,6 +33,14 @@ struct parley_call {
 	int faulted;
 	struct fault fault;
 	enum call_stage stage;
+	/* The session: its ID, how many of its conversations live, who started it. */
+	const char *session_id;
+	const char *initiator;
+	unsigned session_live;
+	/* A start's parley_join, run by the dispatcher (NULL in other phases). */
+	int (*join)(void *ctx, struct parley_call *call, const char *other);
+	void *join_ctx;
+	int joined;
 	struct buf *response;           /* the response envelope goes here */
 	const char *soap_out;           /* gSOAP's output string (soap->os) */
 };

@@ -28,6 +28,9 @@
 
 #define START_KEY_PREFIX "start:"
 
+struct dispatch_worker;
+static void drain(struct dispatch *d, struct dispatch_worker *w, const char *key_of_caller);
+
 struct dispatch {
 	char node_id[IDGEN_GROUP_MAX + 1];
 	struct locator *locator;
@@ -440,26 +443,223 @@ not_acked(struct fault *f)
 	f->http_status = 503;
 }
 
+/*
+ * A start message being run: where its conversation will be stored, and,
+ * once it joined another's session, the session it holds in the gate and
+ * the bean it found there.
+ */
+struct start_ctx {
+	struct dispatch *d;
+	struct message *m;
+	const struct service *svc;
+	struct store *st;               /* the group the conversation is stored in */
+	struct holding *ref;
+	char group[IDGEN_GROUP_MAX + 1];
+	char id[IDGEN_ID_MAX];          /* the new conversation's */
+	char session[IDGEN_SESSION_MAX];
+	int session_held;               /* joined: the session is held in the gate */
+	struct store_conv other;        /* the conversation joined, as loaded */
+	int replayed;                   /* the start was answered before: replay holds it */
+	struct buf replay;
+	int replay_soap;
+};
+
+/*
+ * How long a start waits for the session it joins when a message of that
+ * session is being handled: a start cannot park (its handler is running),
+ * and the session's messages take milliseconds.
+ */
+#define JOIN_WAIT_TRIES 2000
+#define JOIN_WAIT_NS 1000000L
+
+/* Take key in the gate, waiting briefly for its holder. 0, PARLEY_ETIMEDOUT or PARLEY_ENOMEM. */
+static int
+gate_wait(struct gate *g, const char *key, unsigned tries)
+{
+	struct timespec ts = { 0, JOIN_WAIT_NS };
+	unsigned i;
+	int rc;
+
+	for (i = 0; (rc = gate_try_enter(g, key)) == PARLEY_AGAIN; i++) {
+		if (i == tries)
+			return PARLEY_ETIMEDOUT;
+		nanosleep(&ts, NULL);
+	}
+	return rc;
+}
+
+/* Look up a start answered before in sc->st: 0 and sc->replayed, PARLEY_ENOENT, or a fault. */
+static int
+find_replay(struct start_ctx *sc, struct fault *f)
+{
+	const char *msgid = sc->m->env.message_id;
+	char id[IDGEN_ID_MAX];
+	int rc;
+
+	if (msgid == NULL)
+		return PARLEY_ENOENT;
+	rc = store_find_start(sc->st, sc->svc->name, msgid, id, sizeof id, &sc->replay,
+	    &sc->replay_soap);
+	if (rc == 0) {
+		sc->replayed = 1;
+		return 0;
+	}
+	if (rc == PARLEY_ENOENT)
+		return rc;
+	if (rc == PARLEY_EEXIST)
+		fault_set(f, FAULT_SENDER, NULL, NULL,
+		    "wsa:MessageID %s already started a conversation of another service; "
+		    "a new message needs a new MessageID", msgid);
+	else if (rc == PARLEY_ETIMEDOUT)
+		unavailable(sc->d, f, sc->group);
+	else
+		fault_set(f, FAULT_RECEIVER, NULL, NULL, "the store failed: %s",
+		    parley_strerror(rc));
+	return PARLEY_EFAULT;
+}
+
+/*
+ * Make the start sc a member of the session of conversation other (the
+ * pc:JoinConversation header, or parley_join): take the group that holds
+ * it, hold the session, load its bean into call. Returns 0; PARLEY_EEXIST
+ * when the start was answered before (sc->replayed); PARLEY_EINVAL,
+ * PARLEY_ENOENT, PARLEY_ETIMEDOUT, PARLEY_EIO as parley_join, with the
+ * reason in f; on failure sc and call are as they were.
+ */
+static int
+start_join(struct start_ctx *sc, struct parley_call *call, const char *other, struct fault *f)
+{
+	struct dispatch *d = sc->d;
+	char group[IDGEN_GROUP_MAX + 1], session[IDGEN_SESSION_MAX], id[IDGEN_ID_MAX];
+	struct store *st = NULL;
+	struct holding *ref = NULL;
+	struct store_conv conv;
+	int rc, held = 0;
+
+	memset(&conv, 0, sizeof conv);
+	if (!idgen_valid(other) || idgen_group(other, group, sizeof group) != 0 ||
+	    idgen_session(other, session, sizeof session) != 0) {
+		fault_set(f, FAULT_SENDER, NS_PC, "UnknownConversation",
+		    "'%s' is not a conversation ID, so there is no session to join", other);
+		return PARLEY_EINVAL;
+	}
+	if (holdings_acquire(d->holdings, group, &st, &ref) != 0) {
+		fault_set(f, FAULT_SENDER, NS_PC, "UnknownConversation",
+		    "conversation %s is of group %s, which node %s does not serve: a start that "
+		    "joins it names it in a pc:JoinConversation header, and is then run where it is",
+		    other, group, d->node_id);
+		return PARLEY_ENOENT;
+	}
+	rc = gate_wait(d->gate, session, JOIN_WAIT_TRIES);
+	if (rc != 0) {
+		fault_set(f, FAULT_RECEIVER, NS_PC, "Busy", "the session of conversation %s stayed "
+		    "busy for %d ms; try again later", other, JOIN_WAIT_TRIES);
+		f->http_status = 503;
+		rc = rc == PARLEY_ETIMEDOUT ? rc : PARLEY_EIO;
+		goto fail;
+	}
+	held = 1;
+	/* A retried start that joined finds its answer in the group it joined. */
+	if (sc->st != st) {
+		struct store *home_st = sc->st;
+		char home[IDGEN_GROUP_MAX + 1];
+
+		memcpy(home, sc->group, sizeof home);
+		sc->st = st;
+		snprintf(sc->group, sizeof sc->group, "%s", group);
+		rc = find_replay(sc, f);
+		sc->st = home_st;
+		memcpy(sc->group, home, sizeof home);
+		if (rc == 0 || rc == PARLEY_EFAULT) {
+			rc = rc == 0 ? PARLEY_EEXIST : PARLEY_EIO;
+			goto fail;
+		}
+	}
+	rc = store_load(st, other, NULL, &conv);
+	if (rc == 0 && (conv.meta.state != CONV_LIVE ||
+	    conv_meta_expired(&conv.meta, dispatch_now_ms()) != 0))
+		rc = PARLEY_ENOENT;
+	if (rc == PARLEY_ENOENT) {
+		fault_set(f, FAULT_SENDER, NS_PC, "UnknownConversation",
+		    "conversation %s is not live (it never existed, ended or expired): there is no "
+		    "session to join", other);
+		goto fail;
+	}
+	if (rc == PARLEY_ETIMEDOUT) {
+		unavailable(d, f, group);
+		goto fail;
+	}
+	if (rc != 0) {
+		fault_set(f, FAULT_RECEIVER, NULL, NULL, "the store failed: %s", parley_strerror(rc));
+		rc = PARLEY_EIO;
+		goto fail;
+	}
+	if (idgen_make_member(other, id) != 0) {
+		fault_set(f, FAULT_RECEIVER, NULL, NULL, "no random bytes for a conversation ID");
+		rc = PARLEY_EIO;
+		goto fail;
+	}
+	holdings_release(sc->ref);
+	sc->st = st;
+	sc->ref = ref;
+	snprintf(sc->group, sizeof sc->group, "%s", group);
+	memcpy(sc->id, id, sizeof sc->id);
+	memcpy(sc->session, session, sizeof sc->session);
+	sc->session_held = 1;
+	store_conv_clear(&sc->other);
+	sc->other = conv;
+	call->joined = 1;
+	call->session_id = sc->session;
+	call->initiator = sc->other.initiator;
+	call->session_live = sc->other.session_live + 1;
+	call->bean_in = sc->other.bean.data;
+	call->bean_in_len = sc->other.bean.len;
+	call->bean_version = sc->other.meta.bean_version;
+	return 0;
+fail:
+	if (held)
+		(void)gate_leave(d->gate, session);
+	holdings_release(ref);
+	store_conv_clear(&conv);
+	return rc;
+}
+
+/* parley_join from a start handler: start_join, its fault only logged. */
+static int
+handler_join(void *ctx, struct parley_call *call, const char *other)
+{
+	struct start_ctx *sc = ctx;
+	struct fault f;
+	int rc;
+
+	rc = start_join(sc, call, other, &f);
+	if (rc != 0 && rc != PARLEY_EEXIST)
+		log_debug("%s %s: parley_join %s: %s", sc->svc->name, call->op->name, other, f.reason);
+	return rc;
+}
+
 static int
 run_start(struct dispatch *d, struct dispatch_worker *w, struct message *m,
     const struct service *svc, const struct operation *op)
 {
+	struct start_ctx sc;
 	struct parley_call call;
 	struct conv_meta meta;
 	struct store_commit c;
-	struct buf replay = BUF_INIT;
-	char id[IDGEN_ID_MAX];
 	char *start_key = NULL;
 	const char *msgid = m->env.message_id;
 	struct fault f;
-	struct store *st = NULL;
-	struct holding *ref = NULL;
-	int soapv, rc, held = 0;
+	int rc, held = 0;
 
+	memset(&sc, 0, sizeof sc);
+	sc.d = d;
+	sc.m = m;
+	sc.svc = svc;
 	memset(&meta, 0, sizeof meta);
 	call_init(&call, d, svc, op, &m->env, NULL);
-	if (holdings_acquire(d->holdings, holdings_home(d->holdings), &st, &ref) != 0) {
-		unavailable(d, &f, holdings_home(d->holdings));
+	snprintf(sc.group, sizeof sc.group, "%s", holdings_home(d->holdings));
+	if (holdings_acquire(d->holdings, sc.group, &sc.st, &sc.ref) != 0) {
+		unavailable(d, &f, sc.group);
 		goto fault;
 	}
 	if (msgid != NULL) {
@@ -475,35 +675,16 @@ run_start(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 			goto fault;
 		}
 		snprintf(start_key, klen, "%s%s", START_KEY_PREFIX, msgid);
-		while ((rc = gate_try_enter(d->gate, start_key)) == PARLEY_AGAIN) {
-			struct timespec ts = { 0, 1000000 };
-			nanosleep(&ts, NULL);
-		}
-		if (rc != 0) {
+		if (gate_wait(d->gate, start_key, UINT32_MAX) != 0) {
 			fault_set(&f, FAULT_RECEIVER, NULL, NULL, "out of memory");
 			goto fault;
 		}
 		held = 1;
-		rc = store_find_start(st, svc->name, msgid, id, sizeof id, &replay, &soapv);
-		if (rc == 0) {
-			rc = answer_replay(d, m, &replay, soapv);
-			goto out;
-		}
-		if (rc == PARLEY_EEXIST) {
-			fault_set(&f, FAULT_SENDER, NULL, NULL,
-			    "wsa:MessageID %s already started a conversation of another service; "
-			    "a new message needs a new MessageID", msgid);
+		rc = find_replay(&sc, &f);
+		if (rc == PARLEY_EFAULT)
 			goto fault;
-		}
-		if (rc == PARLEY_ETIMEDOUT) {
-			unavailable(d, &f, holdings_home(d->holdings));
-			goto fault;
-		}
-		if (rc != PARLEY_ENOENT) {
-			fault_set(&f, FAULT_RECEIVER, NULL, NULL, "the store failed: %s",
-			    parley_strerror(rc));
-			goto fault;
-		}
+		if (rc == 0)
+			goto replay;
 	}
 	if (holdings_live_count(d->holdings) >= atomic_load(&d->max_conversations)) {
 		fault_set(&f, FAULT_RECEIVER, NS_PC, "Busy",
@@ -512,43 +693,67 @@ run_start(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 		f.http_status = 503;
 		goto fault;
 	}
-	if (idgen_make(d->node_id, id) != 0) {
+	if (idgen_make(d->node_id, sc.id) != 0) {
 		fault_set(&f, FAULT_RECEIVER, NULL, NULL, "no random bytes for a conversation ID");
 		goto fault;
 	}
-	call.id = id;
+	memcpy(sc.session, sc.id, sizeof sc.session);
+	call.id = sc.id;
+	call.session_id = sc.session;
+	call.initiator = svc->name;
+	call.session_live = 1;
+	if (m->env.join_id != NULL) {
+		rc = start_join(&sc, &call, m->env.join_id, &f);
+		if (rc == PARLEY_EEXIST)
+			goto replay;
+		if (rc != 0)
+			goto fault;
+	}
+	call.join = handler_join;
+	call.join_ctx = &sc;
 	/* A start that faults keeps nothing: its answer names no conversation. */
-	if (invoke(w, m, svc, &call, &f) != 0)
+	rc = invoke(w, m, svc, &call, &f);
+	/* parley_join found the answer of this start kept: whatever the handler did, replay it. */
+	if (sc.replayed)
+		goto replay;
+	if (rc != 0)
 		goto fault;
 	snprintf(meta.service, sizeof meta.service, "%s", svc->name);
 	meta.created_ms = meta.last_access_ms = dispatch_now_ms();
 	meta.state = CONV_LIVE;
 	meta.max_age_s = svc->max_age_s;
 	meta.max_idle_s = svc->max_idle_s;
-	meta.bean_version = svc->version;
+	meta.bean_version = call.bean_set || !sc.session_held ? svc->version
+	    : sc.other.meta.bean_version;
 	memset(&c, 0, sizeof c);
-	c.id = id;
+	c.id = sc.id;
 	c.kind = STORE_START;
 	c.meta = &meta;
 	c.bean = call.bean_out.data;
 	c.bean_len = call.bean_out.len;
-	c.bean_changed = 1;
+	c.bean_changed = call.bean_set || !sc.session_held;
 	c.msgid = msgid;
 	c.response = m->out->data;
 	c.response_len = m->out->len;
 	c.soap = m->env.soap;
 	/* The lease may have run out while the handler ran: then nothing is stored. */
-	if (!holdings_serves(d->holdings, holdings_home(d->holdings))) {
-		unavailable(d, &f, holdings_home(d->holdings));
+	if (!holdings_serves(d->holdings, sc.group)) {
+		unavailable(d, &f, sc.group);
 		goto fault;
 	}
-	rc = store_commit(st, &c);
+	rc = store_commit(sc.st, &c);
 	if (rc == PARLEY_ENOTACKED) {
 		not_acked(&f);
 		goto fault;
 	}
 	if (rc == PARLEY_ETIMEDOUT) {
-		unavailable(d, &f, holdings_home(d->holdings));
+		unavailable(d, &f, sc.group);
+		goto fault;
+	}
+	if (rc == PARLEY_ENOENT && sc.session_held) {
+		fault_set(&f, FAULT_SENDER, NS_PC, "UnknownConversation",
+		    "the session %s has no live conversation left to share its state with",
+		    sc.session);
 		goto fault;
 	}
 	if (rc != 0) {
@@ -558,19 +763,26 @@ run_start(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 	}
 	atomic_fetch_add(&d->started, 1);
 	if (d->locator != NULL)
-		locator_started(d->locator, id, svc->name, m->env.reply_to, meta.created_ms);
-	log_debug("%s %s started %s", svc->name, op->name, id);
+		locator_started(d->locator, sc.id, svc->name, m->env.reply_to, m->env.from,
+		    meta.created_ms);
+	log_debug("%s %s started %s", svc->name, op->name, sc.id);
 	rc = answer_ok(m, m->env.soap);
+	goto out;
+replay:
+	rc = answer_replay(d, m, &sc.replay, sc.replay_soap);
 	goto out;
 fault:
 	rc = answer_fault(d, m, NULL, &f);
 out:
+	if (sc.session_held)
+		drain(d, w, sc.session);
 	if (held)
 		(void)gate_leave(d->gate, start_key);
-	holdings_release(ref);
+	holdings_release(sc.ref);
 	free(start_key);
 	conv_meta_clear(&meta);
-	buf_free(&replay);
+	store_conv_clear(&sc.other);
+	buf_free(&sc.replay);
 	buf_free(&call.bean_out);
 	return rc;
 }
@@ -590,12 +802,13 @@ run_held(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 	struct fault f;
 	struct store *st = NULL;
 	struct holding *ref = NULL;
-	char group[IDGEN_GROUP_MAX + 1];
+	char group[IDGEN_GROUP_MAX + 1], session[IDGEN_SESSION_MAX];
 	int64_t now;
 	int rc, why;
 
 	memset(&conv, 0, sizeof conv);
-	if (idgen_group(id, group, sizeof group) != 0 ||
+	if (idgen_session(id, session, sizeof session) != 0 ||
+	    idgen_group(id, group, sizeof group) != 0 ||
 	    holdings_acquire(d->holdings, group, &st, &ref) != 0) {
 		/* prepare() saw it served; it stopped since (a lease ran out, a new primary). */
 		unavailable(d, &f, group);
@@ -649,6 +862,9 @@ run_held(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 		goto fault;
 	}
 	call_init(&call, d, svc, op, &m->env, id);
+	call.session_id = session;
+	call.initiator = conv.initiator;
+	call.session_live = conv.session_live;
 	call.bean_in = conv.bean.data;
 	call.bean_in_len = conv.bean.len;
 	call.bean_version = conv.meta.bean_version;
@@ -805,6 +1021,32 @@ prepare(struct dispatch *d, const struct registry_view *v, struct message *m,
 		goto fault;
 	if (check_reply_addresses(&m->env, &f, one_way) != 0)
 		goto fault;
+	if ((*op)->phase == PARLEY_PHASE_START && m->env.join_id != NULL) {
+		const char *other = m->env.join_id;
+		char group[IDGEN_GROUP_MAX + 1];
+
+		if (!idgen_valid(other) || idgen_group(other, group, sizeof group) != 0) {
+			fault_set(&f, FAULT_SENDER, NS_PC, "UnknownConversation",
+			    "pc:JoinConversation names '%s', which is not a conversation ID", other);
+			goto fault;
+		}
+		/* A start that joins runs where the session's bean is. */
+		if (!owns(d, group)) {
+			if (d->locator == NULL) {
+				fault_set(&f, FAULT_SENDER, NS_PC, "UnknownConversation",
+				    "conversation %s belongs to group %s, which this node does not hold",
+				    other, group);
+				goto fault;
+			}
+			if (m->via != NULL && m->via[0] != '\0') {
+				moved(d, m, other, group, &f);
+				goto fault;
+			}
+			snprintf(m->group, sizeof m->group, "%s", group);
+			return 2;
+		}
+		return 0;
+	}
 	if ((*op)->phase == PARLEY_PHASE_START && !owns(d, holdings_home(d->holdings))) {
 		/* This node's group is served elsewhere now (it came back as its secondary). */
 		if (d->locator == NULL || (m->via != NULL && m->via[0] != '\0')) {
@@ -909,15 +1151,16 @@ run_parked(struct dispatch *d, struct dispatch_worker *w, struct gate_waiter *ne
 	free(m->heap);
 }
 
-/* Leave conversation id, which the caller holds, answering whatever parked behind it. */
+/* Leave session key, which the caller holds, answering whatever parked behind it. */
 static void
-drain(struct dispatch *d, struct dispatch_worker *w, const char *id_of_caller)
+drain(struct dispatch *d, struct dispatch_worker *w, const char *key_of_caller)
 {
 	struct gate_waiter *next;
-	char id[IDGEN_ID_MAX];
+	char key[IDGEN_SESSION_MAX];
 
-	snprintf(id, sizeof id, "%s", id_of_caller);
-	while ((next = gate_leave(d->gate, id)) != NULL)
+	/* The caller's string may go with the messages run here: copy it. */
+	snprintf(key, sizeof key, "%s", key_of_caller);
+	while ((next = gate_leave(d->gate, key)) != NULL)
 		run_parked(d, w, next);
 }
 
@@ -930,7 +1173,7 @@ message(struct dispatch *d, const struct registry_view *v, struct dispatch_worke
 	const struct operation *op = NULL;
 	struct gate_waiter *next;
 	struct message *copy;
-	char id[IDGEN_ID_MAX];
+	char id[IDGEN_SESSION_MAX];
 	int one_way = 0, rc;
 
 	atomic_fetch_add(&d->messages, 1);
@@ -952,7 +1195,9 @@ message(struct dispatch *d, const struct registry_view *v, struct dispatch_worke
 		break;
 	case PARLEY_PHASE_CONTINUE:
 	case PARLEY_PHASE_FINISH:
-		snprintf(id, sizeof id, "%s", m->env.conversation_id);
+		/* One message at a time per session: joined conversations share a bean. */
+		if (idgen_session(m->env.conversation_id, id, sizeof id) != 0)
+			goto nomem;
 		rc = gate_try_enter(d->gate, id);
 		if (rc == PARLEY_AGAIN) {
 			/*
@@ -974,9 +1219,9 @@ message(struct dispatch *d, const struct registry_view *v, struct dispatch_worke
 				struct fault f;
 				fault_set(&f, FAULT_RECEIVER, NS_PC, "Busy",
 				    "conversation %s already has as many messages waiting as max_queue "
-				    "allows; try again later", id);
+				    "allows; try again later", m->env.conversation_id);
 				f.http_status = 503;
-				answer_fault(d, m, id, &f);
+				answer_fault(d, m, m->env.conversation_id, &f);
 				goto done;
 			}
 		}
@@ -1042,13 +1287,17 @@ static int
 sweep_one(void *arg, const char *id, const struct conv_meta *meta)
 {
 	struct sweep *s = arg;
+	char session[IDGEN_SESSION_MAX];
 	int act;
 
 	if (meta->state == CONV_LIVE)
 		act = conv_meta_expired(meta, s->now) != 0;
 	else
 		act = meta->ended_ms + s->tombstone_ms <= s->now;
-	if (!act || gate_try_enter(s->d->gate, id) != 0)
+	/* IDs of other forms (none are made) are their own session. */
+	if (idgen_session(id, session, sizeof session) != 0)
+		snprintf(session, sizeof session, "%s", id);
+	if (!act || gate_try_enter(s->d->gate, session) != 0)
 		return 0;
 	if (meta->state == CONV_LIVE) {
 		if (store_expire(s->st, id, s->now) == 0) {
@@ -1061,7 +1310,7 @@ sweep_one(void *arg, const char *id, const struct conv_meta *meta)
 	} else {
 		(void)store_purge(s->st, id);
 	}
-	drain(s->d, s->w, id);
+	drain(s->d, s->w, session);
 	return 0;
 }
 

@@ -55,7 +55,8 @@ enum hdr {
 	H_REPLY_TO,             /* endpoint references: their wsa:Address is read */
 	H_FAULT_TO,
 	H_FROM,
-	H_CONVERSATION,
+	H_CONVERSATION,         /* from here on, Parley's own headers (pc:) */
+	H_JOIN,
 	H_NKINDS,
 	H_OTHER = H_NKINDS      /* understood or ignored, not read */
 };
@@ -64,8 +65,10 @@ enum hdr {
 
 static const char *const hdr_name[H_NKINDS] = {
 	"To", "Action", "MessageID", "RelatesTo", "ReplyTo", "FaultTo", "From",
-	"ConversationID"
+	"ConversationID", "JoinConversation"
 };
+
+#define IS_PC(h) ((h) >= H_CONVERSATION && (h) < H_NKINDS)
 
 /* Where in the envelope the reader is. */
 enum part {
@@ -289,7 +292,7 @@ on_text(void *ctx, const xmlChar *ch, int len)
 	have = r->env->store.len - r->cap_start;
 	if ((size_t)len > r->max_value - have) {
 		fail(r, FAULT_SENDER, "the value of %s:%s is longer than %zu bytes (max_value)",
-		    r->cap_kind == H_CONVERSATION ? "pc" : "wsa", hdr_name[r->cap_kind],
+		    IS_PC(r->cap_kind) ? "pc" : "wsa", hdr_name[r->cap_kind],
 		    r->max_value);
 		return;
 	}
@@ -457,6 +460,9 @@ start_block(struct reader *r, const char *ns, const char *name, int nb_attribute
 	} else if (strcmp(ns, NS_PC) == 0 && strcmp(name, "ConversationID") == 0) {
 		kind = H_CONVERSATION;
 		r->block_ns = NS_PC;
+	} else if (strcmp(ns, NS_PC) == 0 && strcmp(name, "JoinConversation") == 0) {
+		kind = H_JOIN;
+		r->block_ns = NS_PC;
 	} else {
 		if (must)
 			must_understand_fault(r, ns, name);
@@ -470,7 +476,7 @@ start_block(struct reader *r, const char *ns, const char *name, int nb_attribute
 	if (++r->seen[kind] > 1 && kind != H_RELATES_TO) {
 		addressing_fault(r, WSA_INVALID, "InvalidCardinality", r->block_ns, hdr_name[kind],
 		    "the message has more than one %s:%s header",
-		    kind == H_CONVERSATION ? "pc" : "wsa", hdr_name[kind]);
+		    IS_PC(kind) ? "pc" : "wsa", hdr_name[kind]);
 		return;
 	}
 	/* Only the first RelatesTo is kept; nothing is read once a fault waits. */
@@ -683,6 +689,7 @@ publish(struct reader *r)
 	env->fault_to = at(env, r->off[H_FAULT_TO]);
 	env->from = at(env, r->off[H_FROM]);
 	env->conversation_id = at(env, r->off[H_CONVERSATION]);
+	env->join_id = at(env, r->off[H_JOIN]);
 	env->body_ns = at(env, r->body_ns);
 	env->body_name = at(env, r->body_name);
 	if (r->rc == PARLEY_EFAULT && r->fault->code == FAULT_MUST_UNDERSTAND &&

@@ -46,6 +46,7 @@ struct envelope {
 	const char *from;                 /* wsa:From/wsa:Address */
 	const char *relates_to;           /* the first wsa:RelatesTo */
 	const char *conversation_id;      /* pc:ConversationID */
+	const char *join_id;              /* pc:JoinConversation: the conversation whose session a start joins */
 	int conversation_refparam;        /* 1 when it carried wsa:IsReferenceParameter "true"/"1" */
 	unsigned header_count;            /* header blocks targeted at this node */
 	const char *body_ns;              /* namespace URI of the Body's first child; NULL if Body is empty */

@@ -386,7 +386,7 @@ locator_each_route(struct locator *l,
 
 void
 locator_started(struct locator *l, const char *id, const char *service, const char *reply_to,
-    int64_t created_ms)
+    const char *from, int64_t created_ms)
 {
 	struct mgr_conv *c;
 
@@ -401,6 +401,7 @@ locator_started(struct locator *l, const char *id, const char *service, const ch
 	copy(c->id, sizeof c->id, id);
 	copy(c->service, sizeof c->service, service);
 	copy(c->reply_to, sizeof c->reply_to, reply_to);
+	copy(c->from, sizeof c->from, from);
 	c->created_ms = created_ms;
 	pthread_cond_broadcast(&l->work);
 	pthread_mutex_unlock(&l->qmu);

@@ -99,7 +99,7 @@ int locator_learn(struct locator *l, const struct mgr_route *r);
 
 /* Record that a conversation started or ended here (queued for the manager). */
 void locator_started(struct locator *l, const char *id, const char *service, const char *reply_to,
-    int64_t created_ms);
+    const char *from, int64_t created_ms);
 void locator_ended(struct locator *l, const char *id, int64_t ended_ms);
 
 /* Answer the manager's heartbeat (struct node_service's function). */

@@ -62,6 +62,7 @@ struct mgr_conv {
 	char group[MGR_ID_MAX];                  /* "" on input: taken from the ID */
 	char service[MGR_SERVICE_MAX];
 	char reply_to[MGR_ADDRESS_MAX];          /* the partner's wsa:ReplyTo, "" when none */
+	char from[MGR_ADDRESS_MAX];              /* the partner's wsa:From, "" when none */
 	int64_t created_ms;
 	int64_t ended_ms;                        /* 0 while live */
 };

@@ -1,10 +1,12 @@
 /*
  * store.c - beans and conversation metadata in Berkeley DB (store.h).
  *
- * One transactional environment holds four btrees: "beans" (ID -> bean),
- * "meta" (ID -> meta.h record), "retry" (ID NUL seq -> kept answer) and
- * "starts" (start MessageID -> ID). Every change is one transaction, retried
- * on deadlock. Live counts per service are kept in memory, built at open and
+ * One transactional environment holds five btrees: "beans" (session ->
+ * bean), "meta" (ID -> meta.h record), "sessions" (session -> live members
+ * and the initiating service, for sessions that were joined), "retry" (ID
+ * NUL seq -> kept answer) and "starts" (start MessageID -> ID). A
+ * conversation's session is read from its ID (idgen.h): its own ID unless it
+ * joined another's. Every change is one transaction, retried on deadlock. Live counts per service are kept in memory, built at open and
  * changed only after a commit succeeded.
  *
  * A replicated store (repl.c) is a disk store that serves only while it is
@@ -28,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "idgen.h"
 #include "log.h"
 #include "repsite.h"
 #include "meta.h"
@@ -68,6 +71,9 @@ static _Thread_local int locked_out;
 
 /* An answer record in "retry": u8 SOAP version, u32 msgid length, msgid, response. */
 #define ANSWER_HEAD 5
+/* A record in "sessions": u8 format, u32 live members, u8 length, initiating service. */
+#define SESSION_FORMAT 1
+#define SESSION_HEAD 6
 
 struct svc_count {
 	char name[STORE_SERVICE_MAX];
@@ -78,6 +84,7 @@ struct store {
 	DB_ENV *env;
 	DB *beans;
 	DB *meta;
+	DB *sessions;
 	DB *retry;
 	DB *starts;
 	enum store_mode mode;
@@ -448,6 +455,125 @@ get_meta(struct store *st, DB_TXN *txn, const char *id, struct conv_meta *m,
 	if ((rc = conv_meta_decode(scratch->data, scratch->len, m)) == PARLEY_EIO)
 		log_warnx("store: the metadata of conversation %s is damaged", id);
 	return rc;
+}
+
+/*
+ * Write the session of id into out (IDGEN_SESSION_MAX bytes): its own ID
+ * unless it joined another's. An ID not of idgen's form (the store's unit
+ * tests use any) is its own session.
+ */
+static void
+session_of(const char *id, char *out)
+{
+	if (!idgen_joined(id) || idgen_session(id, out, IDGEN_SESSION_MAX) != 0)
+		snprintf(out, IDGEN_SESSION_MAX, "%s", id);
+}
+
+struct session_rec {
+	uint32_t live;                 /* live member conversations */
+	char initiator[STORE_SERVICE_MAX];
+};
+
+/*
+ * Read the record of session into r. Returns 0, PARLEY_ENOENT when the
+ * session was never joined (its one conversation is all of it), PARLEY_EIO
+ * for a damaged record.
+ */
+static int
+get_session(struct store *st, DB_TXN *txn, const char *session, struct session_rec *r,
+    struct buf *scratch, u_int32_t flags)
+{
+	const unsigned char *p;
+	size_t n;
+	int rc;
+
+	if ((rc = get_buf(st->sessions, txn, session, strlen(session), scratch, flags)) != 0)
+		return rc;
+	p = (const unsigned char *)scratch->data;
+	if (scratch->len < SESSION_HEAD || p[0] != SESSION_FORMAT ||
+	    (n = p[5]) >= STORE_SERVICE_MAX || scratch->len != SESSION_HEAD + n) {
+		log_warnx("store: the session record of %s is damaged", session);
+		return PARLEY_EIO;
+	}
+	r->live = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
+	memcpy(r->initiator, p + SESSION_HEAD, n);
+	r->initiator[n] = '\0';
+	return 0;
+}
+
+static int
+put_session(struct store *st, DB_TXN *txn, const char *session, const struct session_rec *r)
+{
+	unsigned char rec[SESSION_HEAD + STORE_SERVICE_MAX];
+	size_t n = strlen(r->initiator);
+
+	rec[0] = SESSION_FORMAT;
+	rec[1] = (unsigned char)(r->live >> 24);
+	rec[2] = (unsigned char)(r->live >> 16);
+	rec[3] = (unsigned char)(r->live >> 8);
+	rec[4] = (unsigned char)r->live;
+	rec[5] = (unsigned char)n;
+	memcpy(rec + SESSION_HEAD, r->initiator, n);
+	return put_rec(st->sessions, txn, session, strlen(session), rec, SESSION_HEAD + n, 0);
+}
+
+/*
+ * A live member of session ends (finish or expiry): the bean goes with the
+ * last one. A session never joined has one member, so its bean goes now.
+ */
+static int
+session_leave(struct store *st, DB_TXN *txn, const char *session, struct buf *scratch)
+{
+	struct session_rec r;
+	int rc;
+
+	rc = get_session(st, txn, session, &r, scratch, DB_RMW);
+	if (rc == PARLEY_ENOENT)
+		return del_rec(st->beans, txn, session, strlen(session));
+	if (rc != 0)
+		return rc;
+	if (r.live > 1) {
+		r.live--;
+		return put_session(st, txn, session, &r);
+	}
+	if ((rc = del_rec(st->sessions, txn, session, strlen(session))) != 0)
+		return rc;
+	return del_rec(st->beans, txn, session, strlen(session));
+}
+
+/*
+ * A new conversation joins session: the session must have a live member
+ * (the one whose ID it is, when never joined before). Returns 0,
+ * PARLEY_ENOENT when nobody is left to share the bean with, or a store error.
+ */
+static int
+session_join(struct store *st, DB_TXN *txn, const char *session, struct buf *scratch)
+{
+	struct session_rec r;
+	struct conv_meta owner;
+	int rc;
+
+	memset(&r, 0, sizeof r);
+	rc = get_session(st, txn, session, &r, scratch, DB_RMW);
+	if (rc == 0) {
+		if (r.live == 0)
+			return PARLEY_ENOENT;
+		r.live++;
+		return put_session(st, txn, session, &r);
+	}
+	if (rc != PARLEY_ENOENT)
+		return rc;
+	memset(&owner, 0, sizeof owner);
+	if ((rc = get_meta(st, txn, session, &owner, scratch, DB_RMW)) != 0)
+		return rc;
+	if (owner.state != CONV_LIVE) {
+		conv_meta_clear(&owner);
+		return PARLEY_ENOENT;
+	}
+	r.live = 2;
+	memcpy(r.initiator, owner.service, sizeof r.initiator);
+	conv_meta_clear(&owner);
+	return put_session(st, txn, session, &r);
 }
 
 /*
@@ -897,13 +1023,14 @@ checkpoint(struct store *st)
 	return st->env->txn_checkpoint(st->env, 0, 0, 0);
 }
 
-/* Open the four databases (creating them). Returns 0 or a PARLEY_E* code with err set. */
+/* Open the five databases (creating them). Returns 0 or a PARLEY_E* code with err set. */
 static int
 open_dbs(struct store *st, char *err, size_t errlen)
 {
 	int rc;
 
 	if ((rc = open_db(st, &st->meta, "meta", err, errlen)) != 0 ||
+	    (rc = open_db(st, &st->sessions, "sessions", err, errlen)) != 0 ||
 	    (rc = open_db(st, &st->beans, "beans", err, errlen)) != 0 ||
 	    (rc = open_db(st, &st->retry, "retry", err, errlen)) != 0 ||
 	    (rc = open_db(st, &st->starts, "starts", err, errlen)) != 0)
@@ -915,14 +1042,15 @@ open_dbs(struct store *st, char *err, size_t errlen)
 static void
 close_dbs(struct store *st)
 {
-	DB **dbs[4];
+	DB **dbs[5];
 	int i, ret;
 
 	dbs[0] = &st->starts;
 	dbs[1] = &st->retry;
 	dbs[2] = &st->beans;
-	dbs[3] = &st->meta;
-	for (i = 0; i < 4; i++) {
+	dbs[3] = &st->sessions;
+	dbs[4] = &st->meta;
+	for (i = 0; i < 5; i++) {
 		if (*dbs[i] != NULL && (ret = (*dbs[i])->close(*dbs[i], 0)) != 0)
 			log_warnx("store: closing a database: %s", db_strerror(ret));
 		*dbs[i] = NULL;
@@ -1260,6 +1388,9 @@ load_body(struct store *st, DB_TXN *txn, void *arg)
 {
 	struct load_op *op = arg;
 	struct store_conv *out = op->out;
+
+	struct session_rec r;
+	char session[IDGEN_SESSION_MAX];
 	int rc;
 
 	conv_meta_clear(&out->meta);
@@ -1268,7 +1399,18 @@ load_body(struct store *st, DB_TXN *txn, void *arg)
 	out->replay_soap = 0;
 	if ((rc = get_meta(st, txn, op->id, &out->meta, &op->scratch, 0)) != 0)
 		return rc;
-	rc = get_buf(st->beans, txn, op->id, strlen(op->id), &out->bean, 0);
+	session_of(op->id, session);
+	rc = get_session(st, txn, session, &r, &op->scratch, 0);
+	if (rc == PARLEY_ENOENT) {
+		out->session_live = out->meta.state == CONV_LIVE ? 1 : 0;
+		memcpy(out->initiator, out->meta.service, sizeof out->initiator);
+	} else if (rc == 0) {
+		out->session_live = r.live;
+		memcpy(out->initiator, r.initiator, sizeof out->initiator);
+	} else {
+		return rc;
+	}
+	rc = get_buf(st->beans, txn, session, strlen(session), &out->bean, 0);
 	if (rc == PARLEY_ENOENT && out->meta.state != CONV_LIVE)
 		rc = 0;
 	else if (rc == PARLEY_ENOENT) {
@@ -1397,9 +1539,12 @@ commit_body(struct store *st, DB_TXN *txn, void *arg)
 	const struct store_commit *c = op->c;
 	struct conv_meta old, *m = &op->m;
 	size_t idlen = strlen(c->id);
-	int rc;
+	char session[IDGEN_SESSION_MAX];
+	int rc, joined;
 
 	memset(&old, 0, sizeof old);
+	session_of(c->id, session);
+	joined = strcmp(session, c->id) != 0;
 	*m = *c->meta;
 	m->seq = c->meta->seq + 1;
 	m->state = CONV_LIVE;
@@ -1432,17 +1577,24 @@ commit_body(struct store *st, DB_TXN *txn, void *arg)
 	if (c->msgid != NULL)
 		ring_push(m, msgid_hash(c->msgid), st->keep);
 
-	/* One order of databases in every transaction: meta, beans, retry, starts. */
+	/* One order of databases in every transaction: meta, sessions, beans, retry, starts. */
 	buf_reset(&op->rec);
 	if ((rc = conv_meta_encode(m, &op->rec)) != 0 ||
 	    (rc = put_rec(st->meta, txn, c->id, idlen, op->rec.data, op->rec.len,
 	    c->kind == STORE_START ? DB_NOOVERWRITE : 0)) != 0)
 		goto fail;
-	if (c->kind == STORE_FINISH)
-		rc = del_rec(st->beans, txn, c->id, idlen);
-	else if (c->kind == STORE_START || c->bean_changed)
-		rc = put_rec(st->beans, txn, c->id, idlen, c->bean, c->bean_len, 0);
-	if (rc != 0)
+	if (c->kind == STORE_START && joined && (rc = session_join(st, txn, session,
+	    &op->scratch)) != 0)
+		goto fail;
+	/*
+	 * A joining start finds the session's bean there: it writes only a
+	 * changed one. A finish's change is written too, for the members
+	 * that remain; session_leave then deletes it if none does.
+	 */
+	if (((c->kind == STORE_START && !joined) || c->bean_changed) &&
+	    (rc = put_rec(st->beans, txn, session, strlen(session), c->bean, c->bean_len, 0)) != 0)
+		goto fail;
+	if (c->kind == STORE_FINISH && (rc = session_leave(st, txn, session, &op->scratch)) != 0)
 		goto fail;
 	/*
 	 * The answer leaving the ring is overwritten in its slot; answers left
@@ -1528,6 +1680,7 @@ expire_body(struct store *st, DB_TXN *txn, void *arg)
 {
 	struct end_op *op = arg;
 	size_t idlen = strlen(op->id);
+	char session[IDGEN_SESSION_MAX];
 	int rc;
 
 	conv_meta_clear(&op->m);
@@ -1535,13 +1688,14 @@ expire_body(struct store *st, DB_TXN *txn, void *arg)
 		return rc;
 	if (op->m.state != CONV_LIVE)
 		return PARLEY_ENOENT;
+	session_of(op->id, session);
 	op->m.state = CONV_EXPIRED;
 	op->m.ended_ms = op->now_ms;
 	buf_reset(&op->rec);
 	if ((rc = conv_meta_encode(&op->m, &op->rec)) != 0 ||
 	    (rc = put_rec(st->meta, txn, op->id, idlen, op->rec.data, op->rec.len, 0)) != 0)
 		return rc;
-	return del_rec(st->beans, txn, op->id, idlen);
+	return session_leave(st, txn, session, &op->scratch);
 }
 
 static int
@@ -1609,8 +1763,11 @@ purge_body(struct store *st, DB_TXN *txn, void *arg)
 		return rc;
 	if (op->m.state == CONV_LIVE)
 		return PARLEY_ESTATE;
+	/*
+	 * The bean went when the conversation ended, unless others of its
+	 * session live on: then it is theirs, and stays.
+	 */
 	if ((rc = del_rec(st->meta, txn, op->id, idlen)) != 0 ||
-	    (rc = del_rec(st->beans, txn, op->id, idlen)) != 0 ||
 	    (rc = del_answers(st, txn, op->id)) != 0)
 		return rc;
 	if (op->m.start_msgid == NULL)

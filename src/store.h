@@ -1,15 +1,21 @@
 /*
  * store.h - beans and conversation metadata in Berkeley DB.
  *
- * One environment per group holds four databases: the bean of each
- * conversation, its metadata (service, times, sequence, state, the ring of
- * recently answered message IDs), the responses kept for retries, and the
- * start messages already answered. Every change of one message is one
+ * One environment per group holds five databases: the bean of each
+ * session, each conversation's metadata (service, times, sequence, state,
+ * the ring of recently answered message IDs), the sessions that were joined
+ * (live members, initiating service), the responses kept for retries, and
+ * the start messages already answered. Every change of one message is one
  * transaction. Only store.c and its helpers include <db.h>.
  *
+ * A session is the conversations that share one bean: a conversation's
+ * own, unless its ID names another's session (idgen.h, "GROUP.SESSION.
+ * MEMBER"); the store reads it from the ID. The bean goes when the last
+ * live member finishes or expires.
+ *
  * The store does not serialise access to a conversation: callers hold the
- * conversation (gate.h) while they load, commit, expire or purge it, and
- * store_load relies on that (it reads without a transaction).
+ * conversation's session (gate.h) while they load, commit, expire or purge
+ * it, and store_load relies on that (it reads without a transaction).
  *
  * A replicated store is a disk store whose environment is a replication
  * group of its own (repl.c): its master serves, its clients only keep a copy
@@ -110,6 +116,8 @@ int conv_meta_expired(const struct conv_meta *m, int64_t now_ms);
 struct store_conv {
 	struct conv_meta meta;
 	struct buf bean;
+	unsigned session_live;     /* live conversations of its session, this one included */
+	char initiator[STORE_SERVICE_MAX];  /* the service whose conversation started the session */
 	int replay;                /* 1: msgid was answered before; response holds the answer */
 	int replay_soap;           /* its SOAP version (1 or 2) */
 	struct buf response;
@@ -144,7 +152,9 @@ int store_open(struct store **out, const struct store_config *cfg, char *err, si
 void store_close(struct store *st);
 
 /*
- * Load conversation id into out (which must be zeroed or cleared). When msgid
+ * Load conversation id into out (which must be zeroed or cleared): its
+ * metadata, its session's bean, how many of the session's conversations
+ * are live and which service started it. When msgid
  * is not NULL and the conversation answered that message before, out->replay
  * is 1 and out->response holds the stored answer. Ended and expired
  * conversations load with their state (their bean empty) until purged.
@@ -185,10 +195,16 @@ struct store_commit {
 
 /*
  * Store one message's effects in one transaction: the metadata, the bean
- * (written when changed; deleted for STORE_FINISH, after which the metadata
+ * (written when changed; for STORE_FINISH the metadata then
  * says CONV_ENDED with ended_ms = last_access_ms), the answer under msgid
  * (dropping the oldest beyond retry_keep) and, for STORE_START with a msgid,
  * the start index (replacing an entry a start with the same msgid left).
+ *
+ * Sessions: the bean is its session's. A STORE_START of a joined ID (one
+ * that names another's session) joins that session, which must have a live
+ * member, else PARLEY_ENOENT; it writes the bean only when bean_changed. A
+ * STORE_FINISH writes a changed bean, then leaves the session: the bean is
+ * deleted with its last live member.
  *
  * Sequence numbers: the caller passes meta as it loaded it (for STORE_START,
  * zeroed but for its fields below: seq 0), and the store increments. The
@@ -217,8 +233,8 @@ struct store_commit {
 int store_commit(struct store *st, const struct store_commit *c);
 
 /*
- * Expire a live conversation: delete its bean and mark it CONV_EXPIRED at
- * now_ms, keeping its answers until it is purged. Returns 0, PARLEY_ENOENT
+ * Expire a live conversation: leave its session (deleting the bean if it
+ * was the last live member) and mark it CONV_EXPIRED at now_ms, keeping its answers until it is purged. Returns 0, PARLEY_ENOENT
  * when it is unknown or no longer live, or PARLEY_EIO; replicated, also
  * PARLEY_ENOTACKED (expired here all the same) and PARLEY_ESTATE as
  * store_commit.

@@ -207,7 +207,11 @@ store(struct parley_call *call, struct soap *soap, const struct cart *c)
 	return 0;
 }
 
-/* StartCart (phase start): store an empty cart and answer with the new conversation's ID. */
+/*
+ * StartCart (phase start): store an empty cart and answer with the new
+ * conversation's ID. A start that joined another cart's session (the
+ * request's pc:JoinConversation header) shares that cart: it keeps it as it is.
+ */
 int
 cart_StartCart(struct parley_call *call, struct soap *soap, struct _cart__StartCart *request,
     struct _cart__StartCartResponse *response)
@@ -223,7 +227,7 @@ cart_StartCart(struct parley_call *call, struct soap *soap, struct _cart__StartC
 	if (request->customer != NULL && strlen(request->customer) > MAX_NAME)
 		return parley_fault(call, PARLEY_FAULT_SENDER, "customer must be at most %d bytes",
 		    MAX_NAME);
-	if ((rc = store(call, soap, &empty)) != 0)
+	if (strcmp(parley_session_id(call), id) == 0 && (rc = store(call, soap, &empty)) != 0)
 		return rc;
 	response->conversationId = soap_strdup(soap, id);
 	if (response->conversationId == NULL)

@@ -27,6 +27,42 @@ test_form(void)
 }
 
 static void
+test_member(void)
+{
+	char a[IDGEN_ID_MAX], b[IDGEN_ID_MAX], c[IDGEN_ID_MAX];
+	char sess[IDGEN_SESSION_MAX], group[IDGEN_GROUP_MAX + 1];
+
+	CU_ASSERT_EQUAL(idgen_make("n1", a), 0);
+	CU_ASSERT_FALSE(idgen_joined(a));
+	CU_ASSERT_EQUAL(idgen_session(a, sess, sizeof sess), 0);
+	CU_ASSERT_STRING_EQUAL(sess, a);
+	CU_ASSERT_EQUAL(idgen_make_member(a, b), 0);
+	CU_ASSERT_TRUE(idgen_valid(b));
+	CU_ASSERT_TRUE(idgen_joined(b));
+	CU_ASSERT_EQUAL(strlen(b), strlen(a) + 1 + IDGEN_RANDOM_CHARS);
+	CU_ASSERT_EQUAL(strncmp(b, a, strlen(a)), 0);
+	CU_ASSERT_EQUAL(idgen_session(b, sess, sizeof sess), 0);
+	CU_ASSERT_STRING_EQUAL(sess, a);
+	CU_ASSERT_EQUAL(idgen_group(b, group, sizeof group), 0);
+	CU_ASSERT_STRING_EQUAL(group, "n1");
+	/* Joining a member joins its session: IDs never grow a third part. */
+	CU_ASSERT_EQUAL(idgen_make_member(b, c), 0);
+	CU_ASSERT_EQUAL(strlen(c), strlen(b));
+	CU_ASSERT_EQUAL(idgen_session(c, sess, sizeof sess), 0);
+	CU_ASSERT_STRING_EQUAL(sess, a);
+	CU_ASSERT_STRING_NOT_EQUAL(b, c);
+	CU_ASSERT_EQUAL(idgen_session(b, sess, strlen(a)), PARLEY_EINVAL);
+	CU_ASSERT_EQUAL(idgen_make_member("n1.short", c), PARLEY_EINVAL);
+	CU_ASSERT_STRING_EQUAL(c, "");
+	CU_ASSERT_FALSE(idgen_valid("n1.abcdefghijklmnopqrstuvwxyz."));
+	CU_ASSERT_FALSE(idgen_valid("n1.abcdefghijklmnopqrstuvwxyz.abcdefghijklmnopqrstuvwxy"));
+	CU_ASSERT_FALSE(idgen_valid("n1.abcdefghijklmnopqrstuvwxyz.abcdefghijklmnopqrstuvwxyza"));
+	CU_ASSERT_FALSE(idgen_valid("n1.abcdefghijklmnopqrstuvwxyz.abcdefghijklmnopqrstuvwxyz.a"));
+	CU_ASSERT_FALSE(idgen_valid("n1.abcdefghijklmnopqrstuvwxyz..bcdefghijklmnopqrstuvwxyz"));
+	CU_ASSERT_TRUE(idgen_valid("n1.abcdefghijklmnopqrstuvwxyz.abcdefghijklmnopqrstuvwxyz"));
+}
+
+static void
 test_unique(void)
 {
 	char ids[200][IDGEN_ID_MAX];
@@ -85,6 +121,7 @@ main(void)
 {
 	static const struct unit_test tests[] = {
 		{ "an ID has the group, a dot and 26 base32 characters", test_form },
+		{ "a joined ID is its session, a dot and 26 more characters", test_member },
 		{ "200 IDs are all different", test_unique },
 		{ "invalid groups are refused", test_bad_groups },
 		{ "the validator refuses what is not an ID", test_validator },

@@ -1155,6 +1155,99 @@ test_scan(void)
 		scan(modes[i]);
 }
 
+/* ---- sessions: one bean shared by joined conversations -------------------- */
+
+static void
+expect_bean(struct store *st, const char *id, const char *bean, unsigned live,
+    const char *initiator)
+{
+	struct store_conv c;
+
+	memset(&c, 0, sizeof c);
+	CU_ASSERT_EQUAL_FATAL(store_load(st, id, NULL, &c), 0);
+	CU_ASSERT_EQUAL(c.bean.len, strlen(bean));
+	if (c.bean.len == strlen(bean))
+		CU_ASSERT_EQUAL(memcmp(c.bean.data, bean, c.bean.len), 0);
+	CU_ASSERT_EQUAL(c.session_live, live);
+	CU_ASSERT_STRING_EQUAL(c.initiator, initiator);
+	store_conv_clear(&c);
+}
+
+static void
+sessions(enum store_mode mode)
+{
+	char a[IDGEN_ID_MAX], b[IDGEN_ID_MAX], c[IDGEN_ID_MAX], d[IDGEN_ID_MAX];
+	struct conv_meta ma, mb, mc, md;
+	struct fx f;
+
+	CU_ASSERT_EQUAL_FATAL(fx_open(&f, mode, 0, STORE_SYNC_WRITE), 0);
+	CU_ASSERT_EQUAL_FATAL(idgen_make("n1", a), 0);
+	CU_ASSERT_EQUAL_FATAL(idgen_make_member(a, b), 0);
+	CU_ASSERT_EQUAL_FATAL(idgen_make_member(b, c), 0);
+	meta_init(&ma, "flight", 1);
+	meta_init(&mb, "hotel", 2);
+	meta_init(&mc, "hotel", 3);
+	meta_init(&md, "hotel", 4);
+	/* Nobody to join yet. */
+	CU_ASSERT_EQUAL(commit(f.st, b, STORE_START, &mb, NULL, "urn:b", "<b/>", 1), PARLEY_ENOENT);
+	CU_ASSERT_EQUAL(store_live_count(f.st), 0);
+	CU_ASSERT_EQUAL(commit(f.st, a, STORE_START, &ma, "trip-0", "urn:a", "<a/>", 1), 0);
+	expect_bean(f.st, a, "trip-0", 1, "flight");
+
+	/* b joins a's session: a start without a bean of its own keeps a's. */
+	CU_ASSERT_EQUAL(commit(f.st, b, STORE_START, &mb, NULL, "urn:b", "<b/>", 1), 0);
+	expect_bean(f.st, b, "trip-0", 2, "flight");
+	expect_bean(f.st, a, "trip-0", 2, "flight");
+	CU_ASSERT_EQUAL(store_live_count(f.st), 2);
+	CU_ASSERT_EQUAL(store_service_count(f.st, "hotel"), 1);
+
+	/* A change through either is the other's too. */
+	CU_ASSERT_EQUAL(commit(f.st, b, STORE_UPDATE, &mb, "trip-1", "urn:b1", "<b1/>", 1), 0);
+	expect_bean(f.st, a, "trip-1", 2, "flight");
+	CU_ASSERT_EQUAL(commit(f.st, a, STORE_UPDATE, &ma, "trip-2", NULL, NULL, 0), 0);
+	expect_bean(f.st, b, "trip-2", 2, "flight");
+
+	/* c joins through b (a member): the same session, a third member. */
+	CU_ASSERT_EQUAL(commit(f.st, c, STORE_START, &mc, "trip-3", "urn:c", "<c/>", 1), 0);
+	expect_bean(f.st, a, "trip-3", 3, "flight");
+
+	/* The initiator finishes, writing its last change: the others keep the bean. */
+	CU_ASSERT_EQUAL(commit(f.st, a, STORE_FINISH, &ma, "trip-4", "urn:a9", "<a9/>", 1), 0);
+	expect_bean(f.st, b, "trip-4", 2, "flight");
+	CU_ASSERT_EQUAL(store_purge(f.st, a), 0);
+	expect_bean(f.st, c, "trip-4", 2, "flight");
+
+	/* A member expires; the last one finishes and the bean goes with it. */
+	CU_ASSERT_EQUAL(store_expire(f.st, c, 50), 0);
+	expect_bean(f.st, b, "trip-4", 1, "flight");
+	CU_ASSERT_EQUAL(commit(f.st, b, STORE_FINISH, &mb, NULL, NULL, NULL, 0), 0);
+	CU_ASSERT_EQUAL(store_live_count(f.st), 0);
+	{
+		struct buf x = BUF_INIT;
+		CU_ASSERT_EQUAL(get_buf(f.st->beans, NULL, a, strlen(a), &x, 0), PARLEY_ENOENT);
+		CU_ASSERT_EQUAL(get_buf(f.st->sessions, NULL, a, strlen(a), &x, 0), PARLEY_ENOENT);
+		buf_free(&x);
+	}
+	/* The session has no live member left: nobody joins it. */
+	CU_ASSERT_EQUAL_FATAL(idgen_make_member(a, d), 0);
+	CU_ASSERT_EQUAL(commit(f.st, d, STORE_START, &md, NULL, "urn:d", "<d/>", 1), PARLEY_ENOENT);
+	CU_ASSERT_EQUAL(store_live_count(f.st), 0);
+	conv_meta_clear(&ma);
+	conv_meta_clear(&mb);
+	conv_meta_clear(&mc);
+	conv_meta_clear(&md);
+	fx_close(&f);
+}
+
+static void
+test_sessions(void)
+{
+	int i;
+
+	for (i = 0; i < NMODES; i++)
+		sessions(modes[i]);
+}
+
 int
 main(void)
 {
@@ -1173,6 +1266,7 @@ main(void)
 		{ "a deadlock is retried until both transactions commit", test_deadlock_retry },
 		{ "16 threads, own and shared conversations", test_concurrency },
 		{ "scan while expiring and purging", test_scan },
+		{ "sessions: joined conversations share a bean until the last ends", test_sessions },
 		{ NULL, NULL }
 	};
 
