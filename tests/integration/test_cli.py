@@ -68,10 +68,10 @@ def help_and_version(wd):
 
 
 def check_ok(wd):
-    # Built-in defaults: the samples built beside this parleyd (cart and travel).
+    # Built-in defaults: the samples built beside this parleyd (cart, travel, flight and hotel).
     rc, out, err = parleyd(["-n"], wd)
     equal(rc, 0, "parleyd -n exit status (stderr %r)" % err)
-    check(re.match(r"^configuration OK \(2 services in \S*samples/deploy\)\n$", out),
+    check(re.match(r"^configuration OK \(4 services in \S*samples/deploy\)\n$", out),
           "parleyd -n with the defaults: %r" % out)
     check(not os.path.exists(os.path.join(wd, "var")), "-n creates no data_dir")
     # The shipped file.
