@@ -17,8 +17,10 @@ flights and 50 rooms at once through the two services (each add with its
 own wsa:MessageID, sent again on 503); n1, the primary of the trip's group,
 is killed with SIGKILL and both services go on through n2 and n3 with
 nothing lost or doubled; the manager lists the conversations with their
-services; one conversation of a trip finishes while the other expires, and
-an expired hotel conversation leaves the trip to the flight's.
+services; after the failover a JoinTrip by tripId on the trip's new primary
+joins, and sent again answers the same conversation; one conversation of a
+trip finishes while the other expires, and an expired hotel conversation
+leaves the trip to the flight's.
 
 A client whose runtime is missing is skipped (the test then exits 77 after
 running the rest), unless PARLEY_REQUIRE_CLIENTS=1, when it fails and says
@@ -654,6 +656,9 @@ def cluster(wd, nodes):
     h3.join(header=h2.id)
     check(h3.id.startswith(f.id + "."), "the hotel conversation joined through n3 is in the trip's session")
     equal(h3.trip()["live"], 3, "live conversations of the trip, through n3")
+    # By tripId the handler joins (parley_join), which only the node holding the trip can.
+    sender_fault(Side(cl["n2"], "hotel").join_call(trip_id=f.id), "held by another node",
+                 "JoinTrip by tripId through n2, which does not hold the trip")
     for c in cl.values():
         c.close()
 
@@ -679,12 +684,24 @@ def cluster(wd, nodes):
     n1.kill9()
     wait_until("group n1 served by n2", lambda: settled([n2], {"n2": {"n1": "primary"}}), 20)
     survivors = [n2, n3]
+    # n2 holds the trip now: a JoinTrip by tripId there joins, and the same
+    # message sent again answers the same conversation.
+    h4 = Side(None, "hotel")
+    msgid = new_msgid()
+    joins = [patient(h4, "JoinTrip", "<t:tripId>%s</t:tripId>" % f.id, via_nodes=[n2], msgid=msgid, conv="")
+             for _ in range(2)]
+    for a in joins:
+        check(a.status == 200, "JoinTrip by tripId through n2 after the failover answered %d: %s"
+              % (a.status, a.raw[:400]))
+    h4.id = joins[0].conversation_id()
+    check(h4.id.startswith(f.id + "."), "the conversation joined by tripId is in the trip's session: %s" % h4.id)
+    equal(joins[1].conversation_id(), h4.id, "a JoinTrip sent again with its MessageID")
     bf = Adder(f, [n3, n2], 10, 2000, 50)
     bh = Adder(h3, [n2, n3], 10, 7000, 50)
     add_concurrently([bf, bh])
     totals = (totals[0] + bf.added, totals[1] + bh.added, totals[2] + bf.added + bh.added)
-    expect_trip(f, [n2], "GetTrip through flight via n2 after the failover", 60, 60, totals, 3)
-    t = expect_trip(h2, [n3], "GetTrip through hotel via n3 after the failover", 60, 60, totals, 3)
+    expect_trip(f, [n2], "GetTrip through flight via n2 after the failover", 60, 60, totals, 4)
+    t = expect_trip(h2, [n3], "GetTrip through hotel via n3 after the failover", 60, 60, totals, 4)
     equal((t["tripId"], t["initiator"], t["traveller"]), (f.id, "flight", "Barbara Liskov"),
           "the trip after the failover")
     print("cluster: after kill -9 of n1, 10 more of each through n2 and n3; totals %r" % (totals,))
@@ -692,13 +709,14 @@ def cluster(wd, nodes):
     # One finishes, the others go on and see it; the last one ends the trip.
     a = patient(f, "ConfirmFlights", via_nodes=survivors)
     check(a.status == 200, "ConfirmFlights after the failover answered %d: %s" % (a.status, a.raw[:400]))
-    t = expect_trip(h3, survivors, "GetTrip through hotel after ConfirmFlights", 60, 60, totals, 2)
+    t = expect_trip(h3, survivors, "GetTrip through hotel after ConfirmFlights", 60, 60, totals, 3)
     equal(t["confirmed"], ("true", "false"), "what is confirmed, through hotel")
-    for side in (h2, h3):
+    for side in (h2, h3, h4):
         a = patient(side, "ConfirmRooms", via_nodes=survivors)
         check(a.status == 200, "ConfirmRooms through %s answered %d: %s" % (side.id, a.status, a.raw[:400]))
     a = patient(Side(None, "hotel"), "JoinTrip", conv="", join=f.id, via_nodes=survivors)
     equal(fault_code(a, "a join of the finished trip"), UNKNOWN, "a join of the finished trip")
+    want[h4.id] = "hotel"
     ended = wait_until("the manager lists the trip's conversations as ended",
                        lambda: (lambda l: l if all(l.get(i, (0, None))[1] for i in want) else None)(
                            list_conversations(mgr, False)))
