@@ -1021,6 +1021,12 @@ prepare(struct dispatch *d, const struct registry_view *v, struct message *m,
 		goto fault;
 	if (check_reply_addresses(&m->env, &f, one_way) != 0)
 		goto fault;
+	if (m->env.join_id != NULL && (*op)->phase != PARLEY_PHASE_START) {
+		fault_set(&f, FAULT_SENDER, NS_PC, "InvalidJoin",
+		    "pc:JoinConversation belongs on a start operation, and %s is not one: a "
+		    "conversation joins a session when it starts", (*op)->name);
+		goto fault;
+	}
 	if ((*op)->phase == PARLEY_PHASE_START && m->env.join_id != NULL) {
 		const char *other = m->env.join_id;
 		char group[IDGEN_GROUP_MAX + 1];
