@@ -94,6 +94,183 @@ parley_bean_set(struct parley_call *call, const void *data, size_t len)
 	return 0;
 }
 
+struct soap *
+parley_bean_soap(struct parley_call *call)
+{
+	struct soap *soap;
+
+	if (call->op->phase == PARLEY_PHASE_NONE)
+		return NULL;
+	if (call->bean_soap != NULL)
+		return call->bean_soap;
+	/*
+	 * A context of its own: the handler's is between the request it read
+	 * and the response it will write, and a read or write resets the state
+	 * those depend on (the SOAP version, the namespace stack, temporaries).
+	 */
+	soap = soap_new1(SOAP_ENC_PLAIN | SOAP_XML_STRICT | SOAP_XML_TREE | SOAP_C_UTFSTRING);
+	if (soap == NULL)
+		return NULL;
+	/* The same bounds the request is read with: a stored bean may be damaged. */
+	soap->maxlevel = 64;
+	soap->maxoccurs = 100000;
+	soap->encodingStyle = NULL;
+	if (call->svc->module != NULL && soap_set_namespaces(soap, call->svc->module->namespaces) != 0) {
+		soap_free(soap);
+		return NULL;
+	}
+	call->bean_soap = soap;
+	return soap;
+}
+
+int
+parley_bean_read_begin(struct parley_call *call)
+{
+	struct soap *soap;
+	int rc = 0;
+
+	if (call->op->phase == PARLEY_PHASE_NONE)
+		rc = PARLEY_ESTATE;
+	else if (call->bean_in_len == 0)
+		rc = PARLEY_ENOENT;
+	else if ((soap = parley_bean_soap(call)) == NULL)
+		rc = PARLEY_ENOMEM;
+	else if (call->bean_xml.data == NULL &&
+	    buf_append(&call->bean_xml, call->bean_in, call->bean_in_len) != 0)
+		rc = PARLEY_ENOMEM;
+	else
+		/* A NUL among the bytes ends gSOAP's input early: the read then fails. */
+		soap->is = call->bean_xml.data;
+	call->bean_soap_rc = rc;
+	return rc;
+}
+
+/* The PARLEY_E code for what a soap_read_TYPE or soap_write_TYPE returned. */
+static int
+bean_soap_code(const struct parley_call *call, int soap_rc, const char *what)
+{
+	const char **s;
+
+	if (soap_rc == SOAP_OK)
+		return 0;
+	if (soap_rc == SOAP_EOM)
+		return PARLEY_ENOMEM;
+	if (log_enabled(LOG_LEVEL_DEBUG)) {
+		s = soap_faultstring(call->bean_soap);
+		log_debug("%s %s %s: the bean could not be %s: %s", call->svc->name, call->op->name,
+		    call->id != NULL ? call->id : "-", what, s != NULL && *s != NULL ? *s : "?");
+	}
+	return PARLEY_EINVAL;
+}
+
+int
+parley_bean_read_end(struct parley_call *call, int soap_rc)
+{
+	if (call->bean_soap_rc != 0)
+		return call->bean_soap_rc;
+	if (call->bean_soap == NULL)
+		return PARLEY_ESTATE;           /* no parley_bean_read_begin */
+	call->bean_soap->is = NULL;
+	return bean_soap_code(call, soap_rc, "read");
+}
+
+int
+parley_bean_write_begin(struct parley_call *call)
+{
+	struct soap *soap;
+
+	if (call->op->phase == PARLEY_PHASE_NONE)
+		return call->bean_soap_rc = PARLEY_ESTATE;
+	if ((soap = parley_bean_soap(call)) == NULL)
+		return call->bean_soap_rc = PARLEY_ENOMEM;
+	call->bean_soap_out = NULL;
+	soap->os = &call->bean_soap_out;
+	return call->bean_soap_rc = 0;
+}
+
+int
+parley_bean_write_end(struct parley_call *call, int soap_rc)
+{
+	const char *xml = call->bean_soap_out;
+	int rc;
+
+	if (call->bean_soap_rc != 0)
+		return call->bean_soap_rc;
+	if (call->bean_soap == NULL)
+		return PARLEY_ESTATE;           /* no parley_bean_write_begin */
+	call->bean_soap->os = NULL;
+	call->bean_soap_out = NULL;
+	if ((rc = bean_soap_code(call, soap_rc, "written")) != 0)
+		return rc;
+	if (xml == NULL)
+		return PARLEY_ENOMEM;
+	/* The string is in the bean context's memory: parley_bean_set keeps a copy. */
+	return parley_bean_set(call, xml, strlen(xml));
+}
+
+void
+call_end_soap(struct parley_call *call)
+{
+	if (call->bean_soap != NULL) {
+		soap_destroy(call->bean_soap);
+		soap_end(call->bean_soap);
+		soap_free(call->bean_soap);
+		call->bean_soap = NULL;
+	}
+	buf_free(&call->bean_xml);
+	call->bean_soap_out = NULL;
+}
+
+int
+parley_expiry_get(const struct parley_call *call, uint32_t *max_age_s, uint32_t *max_idle_s)
+{
+	if (call->op->phase == PARLEY_PHASE_NONE) {
+		*max_age_s = *max_idle_s = 0;
+		return PARLEY_ESTATE;
+	}
+	*max_age_s = call->max_age_s;
+	*max_idle_s = call->max_idle_s;
+	return 0;
+}
+
+int
+parley_expiry_set(struct parley_call *call, uint32_t max_age_s, uint32_t max_idle_s)
+{
+	if (call->op->phase == PARLEY_PHASE_NONE)
+		return PARLEY_ESTATE;
+	call->max_age_s = max_age_s;
+	call->max_idle_s = max_idle_s;
+	return 0;
+}
+
+int64_t
+parley_expires_at_ms(const struct parley_call *call)
+{
+	int64_t at = 0, idle;
+
+	if (call->op->phase == PARLEY_PHASE_NONE || call->op->phase == PARLEY_PHASE_FINISH ||
+	    call->finish)
+		return 0;
+	/* As conv_meta_expired judges: expired once now - start >= max_age. */
+	if (call->max_age_s != 0)
+		at = call->created_ms + (int64_t)call->max_age_s * 1000;
+	if (call->max_idle_s != 0) {
+		idle = call->now_ms + (int64_t)call->max_idle_s * 1000;
+		if (at == 0 || idle < at)
+			at = idle;
+	}
+	return at;
+}
+
+int
+parley_finish(struct parley_call *call)
+{
+	if (call->op->phase == PARLEY_PHASE_NONE || call->op->phase == PARLEY_PHASE_START)
+		return PARLEY_ESTATE;
+	call->finish = 1;
+	return 0;
+}
+
 int
 parley_fault(struct parley_call *call, enum parley_fault_code code, const char *fmt, ...)
 {
