@@ -123,10 +123,27 @@ parley_bean_soap(struct parley_call *call)
 	return soap;
 }
 
+/* The PARLEY_E code for gSOAP error code err of the bean context, in a read or write. */
+static int
+bean_soap_code(const struct parley_call *call, int err, const char *what)
+{
+	const char **s;
+
+	if (err == SOAP_EOM)
+		return PARLEY_ENOMEM;
+	if (log_enabled(LOG_LEVEL_DEBUG)) {
+		s = soap_faultstring(call->bean_soap);
+		log_debug("%s %s %s: the bean could not be %s: %s (gSOAP error %d)", call->svc->name,
+		    call->op->name, call->id != NULL ? call->id : "-", what,
+		    s != NULL && *s != NULL ? *s : "?", err);
+	}
+	return PARLEY_EINVAL;
+}
+
 int
 parley_bean_read_begin(struct parley_call *call)
 {
-	struct soap *soap;
+	struct soap *soap = NULL;
 	int rc = 0;
 
 	if (call->op->phase == PARLEY_PHASE_NONE)
@@ -138,69 +155,84 @@ parley_bean_read_begin(struct parley_call *call)
 	else if (call->bean_xml.data == NULL &&
 	    buf_append(&call->bean_xml, call->bean_in, call->bean_in_len) != 0)
 		rc = PARLEY_ENOMEM;
-	else
+	if (rc == 0) {
 		/* A NUL among the bytes ends gSOAP's input early: the read then fails. */
 		soap->is = call->bean_xml.data;
+		if (soap_begin_recv(soap) != SOAP_OK) {
+			rc = bean_soap_code(call, soap->error, "read");
+			soap->is = NULL;
+		}
+	}
 	call->bean_soap_rc = rc;
+	call->bean_soap_state = rc == 0 ? BEAN_SOAP_READING : BEAN_SOAP_IDLE;
 	return rc;
 }
 
-/* The PARLEY_E code for what a soap_read_TYPE or soap_write_TYPE returned. */
-static int
-bean_soap_code(const struct parley_call *call, int soap_rc, const char *what)
-{
-	const char **s;
-
-	if (soap_rc == SOAP_OK)
-		return 0;
-	if (soap_rc == SOAP_EOM)
-		return PARLEY_ENOMEM;
-	if (log_enabled(LOG_LEVEL_DEBUG)) {
-		s = soap_faultstring(call->bean_soap);
-		log_debug("%s %s %s: the bean could not be %s: %s", call->svc->name, call->op->name,
-		    call->id != NULL ? call->id : "-", what, s != NULL && *s != NULL ? *s : "?");
-	}
-	return PARLEY_EINVAL;
-}
-
 int
-parley_bean_read_end(struct parley_call *call, int soap_rc)
+parley_bean_read_end(struct parley_call *call, int got)
 {
+	struct soap *soap = call->bean_soap;
+	int rc = 0;
+
 	if (call->bean_soap_rc != 0)
 		return call->bean_soap_rc;
-	if (call->bean_soap == NULL)
-		return PARLEY_ESTATE;           /* no parley_bean_read_begin */
-	call->bean_soap->is = NULL;
-	return bean_soap_code(call, soap_rc, "read");
+	if (call->bean_soap_state != BEAN_SOAP_READING)
+		return PARLEY_ESTATE;
+	call->bean_soap_state = BEAN_SOAP_IDLE;
+	if (!got)
+		rc = bean_soap_code(call, soap->error != SOAP_OK ? soap->error : SOAP_TAG_MISMATCH,
+		    "read");
+	else if (soap_end_recv(soap) != SOAP_OK)
+		rc = bean_soap_code(call, soap->error, "read");
+	soap->is = NULL;
+	return rc;
 }
 
 int
 parley_bean_write_begin(struct parley_call *call)
 {
-	struct soap *soap;
+	struct soap *soap = NULL;
+	int rc = 0;
 
 	if (call->op->phase == PARLEY_PHASE_NONE)
-		return call->bean_soap_rc = PARLEY_ESTATE;
-	if ((soap = parley_bean_soap(call)) == NULL)
-		return call->bean_soap_rc = PARLEY_ENOMEM;
-	call->bean_soap_out = NULL;
-	soap->os = &call->bean_soap_out;
-	return call->bean_soap_rc = 0;
+		rc = PARLEY_ESTATE;
+	else if ((soap = parley_bean_soap(call)) == NULL)
+		rc = PARLEY_ENOMEM;
+	if (rc == 0) {
+		call->bean_soap_out = NULL;
+		soap->os = &call->bean_soap_out;
+		/* What a previous write left (its pointer table) goes, as soap_write_TYPE does. */
+		soap_free_temp(soap);
+		if (soap_begin_send(soap) != SOAP_OK) {
+			rc = bean_soap_code(call, soap->error, "written");
+			soap->os = NULL;
+		}
+	}
+	call->bean_soap_rc = rc;
+	call->bean_soap_state = rc == 0 ? BEAN_SOAP_WRITING : BEAN_SOAP_IDLE;
+	return rc;
 }
 
 int
-parley_bean_write_end(struct parley_call *call, int soap_rc)
+parley_bean_write_end(struct parley_call *call, int put)
 {
-	const char *xml = call->bean_soap_out;
-	int rc;
+	struct soap *soap = call->bean_soap;
+	const char *xml;
+	int rc = 0;
 
 	if (call->bean_soap_rc != 0)
 		return call->bean_soap_rc;
-	if (call->bean_soap == NULL)
-		return PARLEY_ESTATE;           /* no parley_bean_write_begin */
-	call->bean_soap->os = NULL;
+	if (call->bean_soap_state != BEAN_SOAP_WRITING)
+		return PARLEY_ESTATE;
+	call->bean_soap_state = BEAN_SOAP_IDLE;
+	if (!put)
+		rc = bean_soap_code(call, soap->error != SOAP_OK ? soap->error : SOAP_EOM, "written");
+	else if (soap_end_send(soap) != SOAP_OK)
+		rc = bean_soap_code(call, soap->error, "written");
+	xml = call->bean_soap_out;
+	soap->os = NULL;
 	call->bean_soap_out = NULL;
-	if ((rc = bean_soap_code(call, soap_rc, "written")) != 0)
+	if (rc != 0)
 		return rc;
 	if (xml == NULL)
 		return PARLEY_ENOMEM;
@@ -219,6 +251,7 @@ call_end_soap(struct parley_call *call)
 	}
 	buf_free(&call->bean_xml);
 	call->bean_soap_out = NULL;
+	call->bean_soap_state = BEAN_SOAP_IDLE;
 }
 
 int

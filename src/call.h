@@ -13,6 +13,12 @@
 #include "parley.h"
 #include "registry.h"
 
+enum bean_soap_state {
+	BEAN_SOAP_IDLE = 0,
+	BEAN_SOAP_READING,     /* between parley_bean_read_begin and _end */
+	BEAN_SOAP_WRITING      /* between parley_bean_write_begin and _end */
+};
+
 enum call_stage {
 	CALL_READING = 0,      /* the glue is reading the request */
 	CALL_HANDLING,         /* the handler runs */
@@ -44,6 +50,7 @@ struct parley_call {
 	/* The bean as a gSOAP type (parley_bean_soap); call_end_soap frees them. */
 	struct soap *bean_soap;
 	int bean_soap_rc;               /* what the last read or write begin returned */
+	enum bean_soap_state bean_soap_state;
 	struct buf bean_xml;            /* the stored bean, NUL-terminated, for bean_soap to read */
 	const char *bean_soap_out;      /* bean_soap's output string (its os) */
 };

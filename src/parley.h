@@ -119,18 +119,20 @@ uint32_t parley_call_version(const struct parley_call *call);
  * that the module's own gSOAP serializers write and read: declare the bean's
  * element or type in the schema (an element no operation uses will do), then
  *
- *	struct _nb__Notebook book;
+ *	_nb__Notebook book;
  *	rc = PARLEY_BEAN_READ(call, _nb__Notebook, &book);
  *	...
  *	rc = PARLEY_BEAN_WRITE(call, _nb__Notebook, &book);
  *
- * where _nb__Notebook is the gSOAP name of the type (soapcpp2 defines
- * soap_read__nb__Notebook and soap_write__nb__Notebook for it in NAMEH.h).
- * Parley reads and writes the bean with a gSOAP context of the call's own,
- * never the handler's soap, which is between the request it read and the
- * response it will write. What a read allocates belongs to that context and
- * lives until the call ends, after the response is written, so it may be
- * given to the response. The macros evaluate call and ptr more than once.
+ * where _nb__Notebook is the gSOAP name of the type, the one in soapcpp2's
+ * soap_default_, soap_get_ and soap_put_ functions (NAMEH.h). Parley reads
+ * and writes the bean with a gSOAP context of the call's own, never the
+ * handler's soap, which is between the request it read and the response it
+ * will write. What a read allocates belongs to that context and lives until
+ * the call ends, after the response is written, so the response may point
+ * into it. The bean is written as a tree: data reached twice is written
+ * twice, and must hold no cycle. The macros evaluate call and ptr more than
+ * once.
  */
 
 /*
@@ -142,48 +144,51 @@ uint32_t parley_call_version(const struct parley_call *call);
 struct soap *parley_bean_soap(struct parley_call *call);
 
 /*
- * Point the bean context at the bean as it was before this message, for a
- * soap_read_TYPE. Returns 0; PARLEY_ENOENT when the bean is empty (a start,
- * or a bean never set); PARLEY_ESTATE for phase "none"; PARLEY_ENOMEM. The
- * result is kept for parley_bean_read_end. PARLEY_BEAN_READ calls both.
+ * Start reading the bean as it was before this message with the bean
+ * context, for a soap_get_TYPE. Returns 0; PARLEY_ENOENT when the bean is
+ * empty (a start, or a bean never set); PARLEY_ESTATE for phase "none";
+ * PARLEY_EINVAL when the bean is not XML; PARLEY_ENOMEM. The result is kept
+ * for parley_bean_read_end. PARLEY_BEAN_READ calls both.
  */
 int parley_bean_read_begin(struct parley_call *call);
 
 /*
- * Finish a read begun by parley_bean_read_begin, given what soap_read_TYPE
- * returned (anything when the begin failed). Returns 0 when the bean was
- * read; the begin's failure; PARLEY_EINVAL when the bean is not that type's
- * XML (an older form, or damage: parley_bean_soap(call)->error says more);
- * PARLEY_ENOMEM.
+ * Finish a read begun by parley_bean_read_begin, given whether the
+ * soap_get_TYPE between them succeeded (ignored when the begin failed).
+ * Returns 0 when the bean was read; the begin's failure; PARLEY_EINVAL when
+ * the bean is not that type's XML (an older form, or damage:
+ * parley_bean_soap(call)->error says more); PARLEY_ENOMEM; PARLEY_ESTATE
+ * when no read was begun.
  */
-int parley_bean_read_end(struct parley_call *call, int soap_rc);
+int parley_bean_read_end(struct parley_call *call, int got);
 
 /*
- * Point the bean context's output at the call, for a soap_write_TYPE.
+ * Start writing a new bean with the bean context, for a soap_put_TYPE.
  * Returns 0, PARLEY_ESTATE for phase "none" or PARLEY_ENOMEM; the result is
  * kept for parley_bean_write_end. PARLEY_BEAN_WRITE calls both.
  */
 int parley_bean_write_begin(struct parley_call *call);
 
 /*
- * Finish a write begun by parley_bean_write_begin, given what
- * soap_write_TYPE returned: the XML written becomes the bean as
+ * Finish a write begun by parley_bean_write_begin, given whether the
+ * soap_put_TYPE between them succeeded: the XML written becomes the bean as
  * parley_bean_set makes it (stored when the handler returns 0). Returns 0;
  * the begin's failure; PARLEY_EINVAL when gSOAP could not write the value;
- * PARLEY_ELIMIT or PARLEY_ENOMEM as parley_bean_set. On failure the pending
- * bean is unchanged.
+ * PARLEY_ELIMIT or PARLEY_ENOMEM as parley_bean_set; PARLEY_ESTATE when no
+ * write was begun. On failure the pending bean is unchanged.
  */
-int parley_bean_write_end(struct parley_call *call, int soap_rc);
+int parley_bean_write_end(struct parley_call *call, int put);
 
 /* Read the bean into *ptr, of gSOAP type TYPE. Returns as parley_bean_read_end. */
 #define PARLEY_BEAN_READ(call, TYPE, ptr) \
-	parley_bean_read_end((call), parley_bean_read_begin(call) != 0 ? -1 \
-	    : soap_read_##TYPE(parley_bean_soap(call), (ptr)))
+	parley_bean_read_end((call), parley_bean_read_begin(call) == 0 && \
+	    (soap_default_##TYPE(parley_bean_soap(call), (ptr)), \
+		soap_get_##TYPE(parley_bean_soap(call), (ptr), NULL, NULL) != NULL))
 
 /* Make *ptr, of gSOAP type TYPE, the bean. Returns as parley_bean_write_end. */
 #define PARLEY_BEAN_WRITE(call, TYPE, ptr) \
-	parley_bean_write_end((call), parley_bean_write_begin(call) != 0 ? -1 \
-	    : soap_write_##TYPE(parley_bean_soap(call), (ptr)))
+	parley_bean_write_end((call), parley_bean_write_begin(call) == 0 && \
+	    soap_put_##TYPE(parley_bean_soap(call), (ptr), NULL, "") == 0)
 
 /* ---- expiry and ending ------------------------------------------------------ */
 
