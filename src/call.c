@@ -132,6 +132,7 @@ bean_soap_code(const struct parley_call *call, int err, const char *what)
 	if (err == SOAP_EOM)
 		return PARLEY_ENOMEM;
 	if (log_enabled(LOG_LEVEL_DEBUG)) {
+		soap_set_fault(call->bean_soap);
 		s = soap_faultstring(call->bean_soap);
 		log_debug("%s %s %s: the bean could not be %s: %s (gSOAP error %d)", call->svc->name,
 		    call->op->name, call->id != NULL ? call->id : "-", what,

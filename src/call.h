@@ -51,7 +51,8 @@ struct parley_call {
 	struct soap *bean_soap;
 	int bean_soap_rc;               /* what the last read or write begin returned */
 	enum bean_soap_state bean_soap_state;
-	struct buf bean_xml;            /* the stored bean, NUL-terminated, for bean_soap to read */
+	struct buf bean_xml;            /* bean_in copied NUL-terminated at the first read, for
+					   bean_soap; whoever changes bean_in frees it first */
 	const char *bean_soap_out;      /* bean_soap's output string (its os) */
 };
 
