@@ -1,12 +1,11 @@
 /*
  * parleyctl.c - a small command line for a Parley cluster: a node's status,
- * the nodes, groups and conversations its manager knows (the conversations
- * by session), and where a conversation is; and
- * deploying services into a running node. It asks any node for its status
- * over HTTP and learns from it where the manager is, then asks the manager
- * over SOAP (wsdl/manager.wsdl). A deploy copies the service's files into
- * the node's deploy_dir under new names and asks the node (its admin
- * endpoint, loopback only by default) to load them.
+ * the nodes, groups and conversations (by session) its manager knows, and
+ * where a conversation is; and deploying services into a running node. It
+ * asks any node for its status over HTTP and learns from it where the
+ * manager is, then asks the manager over SOAP (wsdl/manager.wsdl). A deploy
+ * copies the service's files into the node's deploy_dir under new names and
+ * asks the node (its admin endpoint, loopback only by default) to load them.
  */
 #include "config.h"
 

@@ -1178,9 +1178,10 @@ directory_merge_conversations(struct directory *d, const char *const *ids, unsig
 
 /*
  * Copy up to SCAN_BATCH conversations whose IDs follow after ("" for the
- * first; with inclusive, from after on) into batch, in a transaction of its own with read-committed
- * isolation (a read outside a transaction that meets replication at work
- * sleeps 5 s in Berkeley DB); the cursor is closed before returning.
+ * first; with inclusive, from after on) into batch, in a transaction of its
+ * own with read-committed isolation (a read outside a transaction that
+ * meets replication at work sleeps 5 s in Berkeley DB); the cursor is
+ * closed before returning.
  * Returns 0 with *n set, PARLEY_AGAIN after a deadlock, or another PARLEY_E
  * code.
  */
