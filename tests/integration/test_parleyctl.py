@@ -93,7 +93,7 @@ def check_conversations(form, n1, base, first):
     while True:
         rc, text, err = ctl(n1, "conversations", "--service", "cart")
         got = rows(text)
-        if rc == 0 and member in got and other in got:
+        if rc == 0 and first in got and member in got and other in got:
             break
         if time.time() > deadline:
             raise TestFailure("parleyctl conversations --service cart (%s) did not list %s "
