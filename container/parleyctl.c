@@ -1,11 +1,11 @@
 /*
  * parleyctl.c - a small command line for a Parley cluster: a node's status,
- * the nodes and groups its manager knows, and where a conversation is; and
- * deploying services into a running node. It asks any node for its status
- * over HTTP and learns from it where the manager is, then asks the manager
- * over SOAP (wsdl/manager.wsdl). A deploy copies the service's files into
- * the node's deploy_dir under new names and asks the node (its admin
- * endpoint, loopback only by default) to load them.
+ * the nodes, groups and conversations (by session) its manager knows, and
+ * where a conversation is; and deploying services into a running node. It
+ * asks any node for its status over HTTP and learns from it where the
+ * manager is, then asks the manager over SOAP (wsdl/manager.wsdl). A deploy
+ * copies the service's files into the node's deploy_dir under new names and
+ * asks the node (its admin endpoint, loopback only by default) to load them.
  */
 #include "config.h"
 
@@ -32,6 +32,9 @@
 #include "registry.h"
 
 #define TIMEOUT_MS 5000
+#define CONV_LIMIT_DEFAULT 100
+#define CONV_LIMIT_MAX 100000
+#define CONV_PAGE 1000                 /* conversations in one ListConversations */
 
 static void
 usage(FILE *f)
@@ -47,11 +50,19 @@ usage(FILE *f)
 	    "  nodes         the nodes the manager knows: address, alive, heartbeats\n"
 	    "  groups        the groups: primary, secondary, epoch\n"
 	    "  locate ID     where conversation ID is served\n"
+	    "  conversations [--service NAME] [--session ID] [--node NODE] [--group G]\n"
+	    "                [--live] [--limit N]\n"
+	    "                the conversations the manager knows, by session: service,\n"
+	    "                group, live or ended, the partner's ReplyTo and From; '*'\n"
+	    "                marks the one that started its session. --session takes a\n"
+	    "                session's ID or any of its conversations'; --limit is 100\n"
+	    "                unless given (at most %u)\n"
 	    "  deploy PATH   deploy a service into the running node: PATH is its module\n"
 	    "                (NAME.so, with NAME.service and the WSDL beside it) or a\n"
 	    "                directory of services; a new version replaces the running one\n"
 	    "  undeploy [--force] NAME\n"
-	    "                stop serving NAME (--force: even with live conversations)\n");
+	    "                stop serving NAME (--force: even with live conversations)\n",
+	    CONV_LIMIT_MAX);
 }
 
 static int64_t
@@ -277,9 +288,17 @@ manager_of(const char *url, char *manager, size_t len)
 		fprintf(stderr, "parleyctl: %s\n", err);
 		goto out;
 	}
-	if (status != 200 || body.data == NULL ||
-	    json_string(body.data, "manager_url", manager, len) != 0 ||
-	    manager[0] == '\0') {
+	/*
+	 * The manager the node uses now, else the one it is configured with
+	 * (the first, when it lists the manager sites).
+	 */
+	manager[0] = '\0';
+	if (status == 200 && body.data != NULL &&
+	    (json_string(body.data, "manager_in_use", manager, len) != 0 || manager[0] == '\0') &&
+	    json_string(body.data, "manager_url", manager, len) != 0)
+		manager[0] = '\0';
+	manager[strcspn(manager, ",")] = '\0';
+	if (manager[0] == '\0') {
 		/* A node that is only the manager: it is the manager. */
 		if (status == 200 && body.data != NULL && strstr(body.data, "\"role\":\"manager\"")) {
 			snprintf(manager, len, "%s%s", url, MGR_PATH);
@@ -395,6 +414,247 @@ cmd_locate(struct soap_client *c, const char *manager, const char *id)
 	}
 	printf("conversation %s is in group %s, served by node %s at %s (epoch %llu, %s)\n", id,
 	    group, r.node, r.address, (unsigned long long)r.epoch, r.alive ? "alive" : "dead");
+	return 0;
+}
+
+/* 1 when s is a service name as the manager takes it: 1 to 63 of [A-Za-z0-9_.-]. */
+static int
+service_name(const char *s)
+{
+	size_t n;
+
+	for (n = 0; s[n] != '\0'; n++)
+		if (n >= MGR_SERVICE_MAX - 1 ||
+		    !((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z') ||
+		    (s[n] >= '0' && s[n] <= '9') || s[n] == '_' || s[n] == '.' || s[n] == '-'))
+			return 0;
+	return n > 0;
+}
+
+/*
+ * Ask the manager for up to limit conversations matching f, a page at a
+ * time; a standby manager site that names the active one is asked no more,
+ * the active one is. Returns 0 with *out (the caller frees it), *n and
+ * *total, or 1 after saying why.
+ */
+static int
+fetch_conversations(struct soap_client *c, const char *manager, const struct mgr_conv_filter *f,
+    unsigned limit, struct mgr_conv **out, unsigned *n, unsigned *total)
+{
+	char url[MGR_ADDRESS_MAX + 32];
+	struct mgr_conv *all = NULL, *page = NULL, *grown;
+	unsigned got = 0, np, t = 0, want;
+	int rc, moved = 0;
+
+	snprintf(url, sizeof url, "%s", manager);
+	while (got < limit) {
+		want = limit - got < CONV_PAGE ? limit - got : CONV_PAGE;
+		rc = mgrclient_list_conversations(c, url, f, got, want, &page, &np, &t);
+		if (rc == PARLEY_ESTANDBY && !moved && soap_client_standby_at(c)[0] != '\0') {
+			snprintf(url, sizeof url, "%s", soap_client_standby_at(c));
+			moved = 1;
+			continue;
+		}
+		if (rc != 0) {
+			fprintf(stderr, "parleyctl: the manager at %s: %s\n", url,
+			    soap_client_error(c));
+			if (rc == PARLEY_ESTANDBY)
+				fprintf(stderr, "parleyctl: it is a standby manager site and names no "
+				    "active one yet: try again in a moment\n");
+			free(all);
+			return 1;
+		}
+		if (np > 0) {
+			if ((grown = realloc(all, (got + np) * sizeof *all)) == NULL) {
+				fprintf(stderr, "parleyctl: out of memory\n");
+				free(page);
+				free(all);
+				return 1;
+			}
+			all = grown;
+			memcpy(all + got, page, np * sizeof *page);
+			got += np;
+		}
+		free(page);
+		page = NULL;
+		if (np < want || got >= t)
+			break;
+	}
+	*out = all;
+	*n = got;
+	*total = t;
+	return 0;
+}
+
+/* The partner's addresses, as one column: "ReplyTo A From B", or "-". */
+static void
+partner(const struct mgr_conv *c, char *out, size_t len)
+{
+	if (c->reply_to[0] != '\0' && c->from[0] != '\0')
+		snprintf(out, len, "ReplyTo %s From %s", c->reply_to, c->from);
+	else if (c->reply_to[0] != '\0')
+		snprintf(out, len, "ReplyTo %s", c->reply_to);
+	else if (c->from[0] != '\0')
+		snprintf(out, len, "From %s", c->from);
+	else
+		snprintf(out, len, "-");
+}
+
+/*
+ * The conversations the manager knows, as a table grouped by session: the
+ * manager lists them sorted by ID, and a session's conversations are
+ * neighbours there (its ID is their prefix), so each session is one run.
+ */
+static int
+cmd_conversations(struct soap_client *c, const char *manager, const struct mgr_conv_filter *f,
+    unsigned limit)
+{
+	struct mgr_conv *list = NULL;
+	char with[2 * MGR_ADDRESS_MAX + 32];
+	unsigned n = 0, total = 0, i, j, sessions = 0, in_session;
+	int idw = 12, svw = 7, grw = 5, w;
+
+	if (fetch_conversations(c, manager, f, limit, &list, &n, &total) != 0)
+		return 1;
+	for (i = 0; i < n; i++) {
+		if ((w = (int)strlen(list[i].id)) > idw)
+			idw = w;
+		if ((w = (int)strlen(list[i].service)) > svw)
+			svw = w;
+		if ((w = (int)strlen(list[i].group)) > grw)
+			grw = w;
+	}
+	if (n > 0)
+		printf("  %-*s %-*s %-*s %-5s %s\n", idw, "CONVERSATION", svw, "SERVICE", grw,
+		    "GROUP", "STATE", "PARTNER");
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && strcmp(list[j].session, list[i].session) == 0; j++)
+			continue;
+		in_session = j - i;
+		sessions++;
+		printf("session %s, started by %s: %u listed\n",
+		    list[i].session[0] != '\0' ? list[i].session : "(unknown)",
+		    list[i].initiator[0] != '\0' ? list[i].initiator : "a service not recorded",
+		    in_session);
+		for (; i < j; i++) {
+			partner(&list[i], with, sizeof with);
+			printf("%c %-*s %-*s %-*s %-5s %s\n",
+			    strcmp(list[i].id, list[i].session) == 0 ? '*' : ' ', idw, list[i].id,
+			    svw, list[i].service[0] != '\0' ? list[i].service : "-", grw,
+			    list[i].group, list[i].ended_ms != 0 ? "ended" : "live", with);
+		}
+	}
+	printf("%u conversation%s in %u session%s", n, n == 1 ? "" : "s", sessions,
+	    sessions == 1 ? "" : "s");
+	if (n < total)
+		printf(" shown, of %u matching (--limit %u shows more)", total,
+		    total < CONV_LIMIT_MAX ? total : CONV_LIMIT_MAX);
+	if (n > 0)
+		printf("; * marks the one that started its session");
+	putchar('\n');
+	free(list);
+	return 0;
+}
+
+/*
+ * conversations [--service NAME] [--session ID] [--node NODE] [--group G]
+ * [--live] [--limit N]: read the options after the command word (argv[0])
+ * into f and *limit. Returns 0, or 2 after saying what is wrong.
+ */
+static int
+conversations_options(int argc, char **argv, struct mgr_conv_filter *f, unsigned *limit)
+{
+	static const struct option opts[] = {
+		{ "service", required_argument, NULL, 's' },
+		{ "session", required_argument, NULL, 'S' },
+		{ "node", required_argument, NULL, 'n' },
+		{ "group", required_argument, NULL, 'g' },
+		{ "live", no_argument, NULL, 'l' },
+		{ "limit", required_argument, NULL, 'L' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const struct option *o;
+	unsigned long v;
+	char *end;
+	int ch;
+
+	memset(f, 0, sizeof *f);
+	*limit = CONV_LIMIT_DEFAULT;
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			if (!service_name(optarg)) {
+				fprintf(stderr, "parleyctl: --service '%s' is not a service name (1 to "
+				    "63 of A-Z, a-z, 0-9, '_', '.' and '-', as its descriptor names "
+				    "it)\n", optarg);
+				return 2;
+			}
+			f->service = optarg;
+			break;
+		case 'S':
+			if (!idgen_valid(optarg)) {
+				fprintf(stderr, "parleyctl: --session '%s' is not a conversation ID: "
+				    "give the session's ID (GROUP.26 base32 characters, the ID of the "
+				    "conversation that started it) or the ID of any conversation of it "
+				    "(the pc:ConversationID header of its messages)\n", optarg);
+				return 2;
+			}
+			f->session = optarg;
+			break;
+		case 'n':
+		case 'g':
+			if (!idgen_group_valid(optarg)) {
+				fprintf(stderr, "parleyctl: --%s '%s' is not a %s name (1 to 32 of "
+				    "a-z, 0-9 and '-'; parleyctl %s lists them)\n",
+				    ch == 'n' ? "node" : "group", optarg, ch == 'n' ? "node" : "group",
+				    ch == 'n' ? "nodes" : "groups");
+				return 2;
+			}
+			if (ch == 'n')
+				f->node = optarg;
+			else
+				f->group = optarg;
+			break;
+		case 'l':
+			f->live_only = 1;
+			break;
+		case 'L':
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno != 0 || end == optarg || *end != '\0' || optarg[0] == '-' || v < 1 ||
+			    v > CONV_LIMIT_MAX) {
+				fprintf(stderr, "parleyctl: --limit '%s': give a number of conversations "
+				    "from 1 to %u\n", optarg, CONV_LIMIT_MAX);
+				return 2;
+			}
+			*limit = (unsigned)v;
+			break;
+		default:
+			for (o = opts; o->name != NULL && o->val != optopt; o++)
+				continue;
+			if (optopt != 0 && o->name != NULL)
+				fprintf(stderr, "parleyctl: conversations: --%s needs a value\n",
+				    o->name);
+			else
+				fprintf(stderr, "parleyctl: conversations: unknown option '%s'\n",
+				    argv[optind - 1]);
+			fprintf(stderr, "usage: parleyctl conversations [--service NAME] "
+			    "[--session ID] [--node NODE] [--group G] [--live] [--limit N]\n");
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		if (idgen_valid(argv[optind]))
+			fprintf(stderr, "parleyctl: conversations takes options only: for the "
+			    "session of %s, give --session %s\n", argv[optind], argv[optind]);
+		else
+			fprintf(stderr, "parleyctl: conversations takes options only, not '%s'\n"
+			    "usage: parleyctl conversations [--service NAME] [--session ID] "
+			    "[--node NODE] [--group G] [--live] [--limit N]\n", argv[optind]);
+		return 2;
+	}
 	return 0;
 }
 
@@ -746,8 +1006,10 @@ main(int argc, char **argv)
 	};
 	const char *url = getenv("PARLEY_URL");
 	struct soap_client *c = NULL;
+	struct mgr_conv_filter filter;
 	char manager[MGR_ADDRESS_MAX + 32];
 	const char *cmd;
+	unsigned limit = 0;
 	int ch, rc = 1;
 
 	if (url == NULL || url[0] == '\0')
@@ -782,8 +1044,12 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "undeploy") == 0 && optind + 3 == argc &&
 	    strcmp(argv[optind + 1], "--force") == 0)
 		return cmd_undeploy(url, argv[optind + 2], 1);
-	if (!((strcmp(cmd, "nodes") == 0 || strcmp(cmd, "groups") == 0) && optind + 1 == argc) &&
-	    !(strcmp(cmd, "locate") == 0 && optind + 2 == argc)) {
+	if (strcmp(cmd, "conversations") == 0) {
+		if ((rc = conversations_options(argc - optind, argv + optind, &filter, &limit)) != 0)
+			return rc;
+		rc = 1;
+	} else if (!((strcmp(cmd, "nodes") == 0 || strcmp(cmd, "groups") == 0) &&
+	    optind + 1 == argc) && !(strcmp(cmd, "locate") == 0 && optind + 2 == argc)) {
 		usage(stderr);
 		return 2;
 	}
@@ -799,6 +1065,8 @@ main(int argc, char **argv)
 		rc = cmd_nodes(c, manager);
 	else if (strcmp(cmd, "groups") == 0)
 		rc = cmd_groups(c, manager);
+	else if (strcmp(cmd, "conversations") == 0)
+		rc = cmd_conversations(c, manager, &filter, limit);
 	else
 		rc = cmd_locate(c, manager, argv[optind + 1]);
 out:

@@ -123,6 +123,217 @@ parley_bean_set(struct parley_call *call, const void *data, size_t len)
 	return 0;
 }
 
+struct soap *
+parley_bean_soap(struct parley_call *call)
+{
+	struct soap *soap;
+
+	if (call->op->phase == PARLEY_PHASE_NONE)
+		return NULL;
+	if (call->bean_soap != NULL)
+		return call->bean_soap;
+	/*
+	 * A context of its own: the handler's is between the request it read
+	 * and the response it will write, and a read or write resets the state
+	 * those depend on (the SOAP version, the namespace stack, temporaries).
+	 */
+	soap = soap_new1(SOAP_ENC_PLAIN | SOAP_XML_STRICT | SOAP_XML_TREE | SOAP_C_UTFSTRING);
+	if (soap == NULL)
+		return NULL;
+	/* The same bounds the request is read with: a stored bean may be damaged. */
+	soap->maxlevel = 64;
+	soap->maxoccurs = 100000;
+	soap->encodingStyle = NULL;
+	if (call->svc->module != NULL && soap_set_namespaces(soap, call->svc->module->namespaces) != 0) {
+		soap_free(soap);
+		return NULL;
+	}
+	call->bean_soap = soap;
+	return soap;
+}
+
+/* The PARLEY_E code for gSOAP error code err of the bean context, in a read or write. */
+static int
+bean_soap_code(const struct parley_call *call, int err, const char *what)
+{
+	const char **s;
+
+	if (err == SOAP_EOM)
+		return PARLEY_ENOMEM;
+	if (log_enabled(LOG_LEVEL_DEBUG)) {
+		soap_set_fault(call->bean_soap);
+		s = soap_faultstring(call->bean_soap);
+		log_debug("%s %s %s: the bean could not be %s: %s (gSOAP error %d)", call->svc->name,
+		    call->op->name, call->id != NULL ? call->id : "-", what,
+		    s != NULL && *s != NULL ? *s : "?", err);
+	}
+	return PARLEY_EINVAL;
+}
+
+int
+parley_bean_read_begin(struct parley_call *call)
+{
+	struct soap *soap = NULL;
+	int rc = 0;
+
+	if (call->op->phase == PARLEY_PHASE_NONE)
+		rc = PARLEY_ESTATE;
+	else if (call->bean_in_len == 0)
+		rc = PARLEY_ENOENT;
+	else if ((soap = parley_bean_soap(call)) == NULL)
+		rc = PARLEY_ENOMEM;
+	else if (call->bean_xml.data == NULL &&
+	    buf_append(&call->bean_xml, call->bean_in, call->bean_in_len) != 0)
+		rc = PARLEY_ENOMEM;
+	if (rc == 0) {
+		/* A NUL among the bytes ends gSOAP's input early: the read then fails. */
+		soap->is = call->bean_xml.data;
+		if (soap_begin_recv(soap) != SOAP_OK) {
+			rc = bean_soap_code(call, soap->error, "read");
+			soap->is = NULL;
+		}
+	}
+	call->bean_soap_rc = rc;
+	call->bean_soap_state = rc == 0 ? BEAN_SOAP_READING : BEAN_SOAP_IDLE;
+	return rc;
+}
+
+int
+parley_bean_read_end(struct parley_call *call, int got)
+{
+	struct soap *soap = call->bean_soap;
+	int rc = 0;
+
+	if (call->bean_soap_rc != 0)
+		return call->bean_soap_rc;
+	if (call->bean_soap_state != BEAN_SOAP_READING)
+		return PARLEY_ESTATE;
+	call->bean_soap_state = BEAN_SOAP_IDLE;
+	if (!got)
+		rc = bean_soap_code(call, soap->error != SOAP_OK ? soap->error : SOAP_TAG_MISMATCH,
+		    "read");
+	else if (soap_end_recv(soap) != SOAP_OK)
+		rc = bean_soap_code(call, soap->error, "read");
+	soap->is = NULL;
+	return rc;
+}
+
+int
+parley_bean_write_begin(struct parley_call *call)
+{
+	struct soap *soap = NULL;
+	int rc = 0;
+
+	if (call->op->phase == PARLEY_PHASE_NONE)
+		rc = PARLEY_ESTATE;
+	else if ((soap = parley_bean_soap(call)) == NULL)
+		rc = PARLEY_ENOMEM;
+	if (rc == 0) {
+		call->bean_soap_out = NULL;
+		soap->os = &call->bean_soap_out;
+		/* What a previous write left (its pointer table) goes, as soap_write_TYPE does. */
+		soap_free_temp(soap);
+		if (soap_begin_send(soap) != SOAP_OK) {
+			rc = bean_soap_code(call, soap->error, "written");
+			soap->os = NULL;
+		}
+	}
+	call->bean_soap_rc = rc;
+	call->bean_soap_state = rc == 0 ? BEAN_SOAP_WRITING : BEAN_SOAP_IDLE;
+	return rc;
+}
+
+int
+parley_bean_write_end(struct parley_call *call, int put)
+{
+	struct soap *soap = call->bean_soap;
+	const char *xml;
+	int rc = 0;
+
+	if (call->bean_soap_rc != 0)
+		return call->bean_soap_rc;
+	if (call->bean_soap_state != BEAN_SOAP_WRITING)
+		return PARLEY_ESTATE;
+	call->bean_soap_state = BEAN_SOAP_IDLE;
+	if (!put)
+		rc = bean_soap_code(call, soap->error != SOAP_OK ? soap->error : SOAP_EOM, "written");
+	else if (soap_end_send(soap) != SOAP_OK)
+		rc = bean_soap_code(call, soap->error, "written");
+	xml = call->bean_soap_out;
+	soap->os = NULL;
+	call->bean_soap_out = NULL;
+	if (rc != 0)
+		return rc;
+	if (xml == NULL)
+		return PARLEY_ENOMEM;
+	/* The string is in the bean context's memory: parley_bean_set keeps a copy. */
+	return parley_bean_set(call, xml, strlen(xml));
+}
+
+void
+call_end_soap(struct parley_call *call)
+{
+	if (call->bean_soap != NULL) {
+		soap_destroy(call->bean_soap);
+		soap_end(call->bean_soap);
+		soap_free(call->bean_soap);
+		call->bean_soap = NULL;
+	}
+	buf_free(&call->bean_xml);
+	call->bean_soap_out = NULL;
+	call->bean_soap_state = BEAN_SOAP_IDLE;
+}
+
+int
+parley_expiry_get(const struct parley_call *call, uint32_t *max_age_s, uint32_t *max_idle_s)
+{
+	if (call->op->phase == PARLEY_PHASE_NONE) {
+		*max_age_s = *max_idle_s = 0;
+		return PARLEY_ESTATE;
+	}
+	*max_age_s = call->max_age_s;
+	*max_idle_s = call->max_idle_s;
+	return 0;
+}
+
+int
+parley_expiry_set(struct parley_call *call, uint32_t max_age_s, uint32_t max_idle_s)
+{
+	if (call->op->phase == PARLEY_PHASE_NONE)
+		return PARLEY_ESTATE;
+	call->max_age_s = max_age_s;
+	call->max_idle_s = max_idle_s;
+	return 0;
+}
+
+int64_t
+parley_expires_at_ms(const struct parley_call *call)
+{
+	int64_t at = 0, idle;
+
+	if (call->op->phase == PARLEY_PHASE_NONE || call->op->phase == PARLEY_PHASE_FINISH ||
+	    call->finish)
+		return 0;
+	/* As conv_meta_expired judges: expired once now - start >= max_age. */
+	if (call->max_age_s != 0)
+		at = call->created_ms + (int64_t)call->max_age_s * 1000;
+	if (call->max_idle_s != 0) {
+		idle = call->now_ms + (int64_t)call->max_idle_s * 1000;
+		if (at == 0 || idle < at)
+			at = idle;
+	}
+	return at;
+}
+
+int
+parley_finish(struct parley_call *call)
+{
+	if (call->op->phase == PARLEY_PHASE_NONE || call->op->phase == PARLEY_PHASE_START)
+		return PARLEY_ESTATE;
+	call->finish = 1;
+	return 0;
+}
+
 int
 parley_fault(struct parley_call *call, enum parley_fault_code code, const char *fmt, ...)
 {

@@ -13,6 +13,12 @@
 #include "parley.h"
 #include "registry.h"
 
+enum bean_soap_state {
+	BEAN_SOAP_IDLE = 0,
+	BEAN_SOAP_READING,     /* between parley_bean_read_begin and _end */
+	BEAN_SOAP_WRITING      /* between parley_bean_write_begin and _end */
+};
+
 enum call_stage {
 	CALL_READING = 0,      /* the glue is reading the request */
 	CALL_HANDLING,         /* the handler runs */
@@ -43,7 +49,27 @@ struct parley_call {
 	int joined;
 	struct buf *response;           /* the response envelope goes here */
 	const char *soap_out;           /* gSOAP's output string (soap->os) */
+	/* Expiry: the dispatcher sets them before the handler runs and stores them after. */
+	uint32_t max_age_s;             /* in force: stored, or the descriptor's at start */
+	uint32_t max_idle_s;
+	int64_t created_ms;             /* the conversation's start (ms since the epoch) */
+	int64_t now_ms;                 /* this message's time, its last access once stored */
+	int finish;                     /* parley_finish: this message ends the conversation */
+	/* The bean as a gSOAP type (parley_bean_soap); call_end_soap frees them. */
+	struct soap *bean_soap;
+	int bean_soap_rc;               /* what the last read or write begin returned */
+	enum bean_soap_state bean_soap_state;
+	struct buf bean_xml;            /* bean_in copied NUL-terminated at the first read, for
+					   bean_soap; whoever changes bean_in frees it first */
+	const char *bean_soap_out;      /* bean_soap's output string (its os) */
 };
+
+/*
+ * Free the call's bean context (parley_bean_soap) with everything allocated
+ * in it. Call it once the response is written; the call's other fields are
+ * left as they are. A call that made none is left unchanged.
+ */
+void call_end_soap(struct parley_call *call);
 
 /*
  * The context a builtin service was registered with (registry_add_builtin),

@@ -45,6 +45,7 @@
 #define LOCK_FILE "parley.lock"        /* the store's name: one environment per directory */
 #define RECORD_FORMAT 1
 #define NODE_FORMAT 2                  /* 1, and whether the node's store is replicated */
+#define CONV_FORMAT 2                  /* 1, and the partner's wsa:From */
 #define REPL_THREADS 3
 #define JOIN_RETRY_MS 200
 #define CONNECT_RETRY_MS 300
@@ -373,30 +374,39 @@ decode_group(const void *data, size_t len, struct mgr_group *g)
 	return reader_ok(&r) ? 0 : PARLEY_EIO;
 }
 
+/*
+ * A conversation: group, service, reply-to, created, ended and (format 2)
+ * from. The session and initiator are worked out when listing, not stored.
+ */
 static int
 encode_conv(struct buf *b, const struct mgr_conv *c)
 {
 	int rc;
 
-	if ((rc = put_format(b, RECORD_FORMAT)) != 0 || (rc = put_str(b, c->group)) != 0 ||
+	if ((rc = put_format(b, CONV_FORMAT)) != 0 || (rc = put_str(b, c->group)) != 0 ||
 	    (rc = put_str(b, c->service)) != 0 || (rc = put_str(b, c->reply_to)) != 0 ||
 	    (rc = put_u64(b, (uint64_t)c->created_ms)) != 0 ||
-	    (rc = put_u64(b, (uint64_t)c->ended_ms)) != 0)
+	    (rc = put_u64(b, (uint64_t)c->ended_ms)) != 0 || (rc = put_str(b, c->from)) != 0)
 		return rc;
 	return 0;
 }
 
+/* Read a record of format 1 (written before from was kept: from is "") or 2. */
 static int
 decode_conv(const void *data, size_t len, struct mgr_conv *c)
 {
 	struct reader r;
 
-	reader_init(&r, data, len, RECORD_FORMAT);
+	reader_init(&r, data, len, CONV_FORMAT);
 	get_str(&r, c->group, sizeof c->group);
 	get_str(&r, c->service, sizeof c->service);
 	get_str(&r, c->reply_to, sizeof c->reply_to);
 	c->created_ms = (int64_t)get_u64(&r);
 	c->ended_ms = (int64_t)get_u64(&r);
+	if (r.format >= 2)
+		get_str(&r, c->from, sizeof c->from);
+	else
+		c->from[0] = '\0';
 	return reader_ok(&r) ? 0 : PARLEY_EIO;
 }
 
@@ -1168,14 +1178,16 @@ directory_merge_conversations(struct directory *d, const char *const *ids, unsig
 
 /*
  * Copy up to SCAN_BATCH conversations whose IDs follow after ("" for the
- * first) into batch, in a transaction of its own with read-committed
- * isolation (a read outside a transaction that meets replication at work
- * sleeps 5 s in Berkeley DB); the cursor is closed before returning.
+ * first; with inclusive, from after on) into batch, in a transaction of its
+ * own with read-committed isolation (a read outside a transaction that
+ * meets replication at work sleeps 5 s in Berkeley DB); the cursor is
+ * closed before returning.
  * Returns 0 with *n set, PARLEY_AGAIN after a deadlock, or another PARLEY_E
  * code.
  */
 static int
-scan_read(struct directory *d, const char *after, struct mgr_conv *batch, unsigned *n)
+scan_read(struct directory *d, const char *after, int inclusive, struct mgr_conv *batch,
+    unsigned *n)
 {
 	DB_TXN *txn = NULL;
 	DBC *cur = NULL;
@@ -1204,7 +1216,7 @@ scan_read(struct directory *d, const char *after, struct mgr_conv *batch, unsign
 		memcpy(k.data, after, alen);
 		k.size = (u_int32_t)alen;
 		ret = cur->get(cur, &k, &v, DB_SET_RANGE);
-		if (ret == 0 && k.size == alen && memcmp(k.data, after, alen) == 0)
+		if (ret == 0 && !inclusive && k.size == alen && memcmp(k.data, after, alen) == 0)
 			ret = cur->get(cur, &k, &v, DB_NEXT);
 	} else {
 		ret = cur->get(cur, &k, &v, DB_FIRST);
@@ -1237,21 +1249,27 @@ done:
 }
 
 int
-directory_scan_conversations(struct directory *d,
+directory_scan_conversations(struct directory *d, const char *first,
     int (*cb)(void *arg, const struct mgr_conv *c), void *arg)
 {
 	char after[IDGEN_ID_MAX] = "";
 	struct mgr_conv *batch;
 	uint64_t seed = seed_now();
 	unsigned try, n, i;
-	int rc;
+	int rc, inclusive = 0;
 
+	if (first != NULL && first[0] != '\0') {
+		if (strlen(first) >= sizeof after)
+			return PARLEY_EINVAL;
+		memcpy(after, first, strlen(first) + 1);
+		inclusive = 1;
+	}
 	if ((batch = malloc(SCAN_BATCH * sizeof *batch)) == NULL)
 		return PARLEY_ENOMEM;
 	for (;;) {
 		for (try = 0;; try++) {
 			pthread_rwlock_rdlock(&d->lock);
-			rc = scan_read(d, after, batch, &n);
+			rc = scan_read(d, after, inclusive, batch, &n);
 			pthread_rwlock_unlock(&d->lock);
 			if (rc != PARLEY_AGAIN)
 				break;
@@ -1268,6 +1286,7 @@ directory_scan_conversations(struct directory *d,
 		if (rc != 0 || n < SCAN_BATCH)
 			break;
 		memcpy(after, batch[n - 1].id, sizeof after);
+		inclusive = 0;
 	}
 	free(batch);
 	return rc;

@@ -3,7 +3,7 @@
  * transactional environment of the manager's own holds three btrees, nodes
  * (ID -> address, incarnation, registered), groups (name -> primary,
  * secondary, epoch) and conversations (ID -> group, service, reply-to,
- * created, ended). Only directory.c includes <db.h>; what the records mean
+ * created, ended, from). Only directory.c includes <db.h>; what the records mean
  * is manager.c's business.
  */
 #ifndef PARLEY_DIRECTORY_H
@@ -121,13 +121,17 @@ int directory_merge_conversations(struct directory *d, const char *const *ids, u
     void *arg);
 
 /*
- * Call cb for every stored conversation, in ID order, in batches read with
- * no lock held while cb runs (cb may call into the directory; it sees a
- * conversation changed meanwhile as it is when its batch is read). cb
- * returns 0 to go on, nonzero to stop (the value is returned). A damaged
- * record is logged and skipped. Returns 0, PARLEY_EIO or PARLEY_ENOMEM.
+ * Call cb for every stored conversation whose ID is first or after it (NULL
+ * or "": every one), in ID order, in batches read with no lock held while
+ * cb runs (cb may call into the directory; it sees a conversation changed
+ * meanwhile as it is when its batch is read). cb returns 0 to go on,
+ * nonzero to stop (the value is returned). A damaged record is logged and
+ * skipped. Records of an older format are read with what they lack empty
+ * (a conversation recorded before the partner's wsa:From was kept has
+ * from ""). Returns 0, PARLEY_EINVAL for a first longer than any ID,
+ * PARLEY_EIO or PARLEY_ENOMEM.
  */
-int directory_scan_conversations(struct directory *d,
+int directory_scan_conversations(struct directory *d, const char *first,
     int (*cb)(void *arg, const struct mgr_conv *c), void *arg);
 
 /*

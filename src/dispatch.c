@@ -378,6 +378,7 @@ invoke(struct dispatch_worker *w, struct message *m, const struct service *svc,
 			    reason);
 		goto fail;
 	}
+	call_end_soap(call);
 	soap->is = NULL;
 	soap->os = NULL;
 	soap->user = NULL;
@@ -385,6 +386,7 @@ invoke(struct dispatch_worker *w, struct message *m, const struct service *svc,
 	soap_end(soap);
 	return 0;
 fail:
+	call_end_soap(call);
 	buf_reset(m->out);
 	soap->is = NULL;
 	soap->os = NULL;
@@ -612,6 +614,8 @@ start_join(struct start_ctx *sc, struct parley_call *call, const char *other, st
 	call->session_id = sc->session;
 	call->initiator = sc->other.initiator;
 	call->session_live = sc->other.session_live + 1;
+	/* A bean read before the join (a start's: empty) is not the session's. */
+	buf_free(&call->bean_xml);
 	call->bean_in = sc->other.bean.data;
 	call->bean_in_len = sc->other.bean.len;
 	call->bean_version = sc->other.meta.bean_version;
@@ -702,6 +706,9 @@ run_start(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 	call.session_id = sc.session;
 	call.initiator = svc->name;
 	call.session_live = 1;
+	call.max_age_s = svc->max_age_s;
+	call.max_idle_s = svc->max_idle_s;
+	call.created_ms = call.now_ms = dispatch_now_ms();
 	if (m->env.join_id != NULL) {
 		rc = start_join(&sc, &call, m->env.join_id, &f);
 		if (rc == PARLEY_EEXIST)
@@ -719,10 +726,11 @@ run_start(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 	if (rc != 0)
 		goto fault;
 	snprintf(meta.service, sizeof meta.service, "%s", svc->name);
-	meta.created_ms = meta.last_access_ms = dispatch_now_ms();
+	meta.created_ms = meta.last_access_ms = call.now_ms;
 	meta.state = CONV_LIVE;
-	meta.max_age_s = svc->max_age_s;
-	meta.max_idle_s = svc->max_idle_s;
+	/* The descriptor's expiry, or what the handler set (parley_expiry_set). */
+	meta.max_age_s = call.max_age_s;
+	meta.max_idle_s = call.max_idle_s;
 	meta.bean_version = call.bean_set || !sc.session_held ? svc->version
 	    : sc.other.meta.bean_version;
 	memset(&c, 0, sizeof c);
@@ -868,10 +876,17 @@ run_held(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 	call.bean_in = conv.bean.data;
 	call.bean_in_len = conv.bean.len;
 	call.bean_version = conv.meta.bean_version;
+	call.max_age_s = conv.meta.max_age_s;
+	call.max_idle_s = conv.meta.max_idle_s;
+	call.created_ms = conv.meta.created_ms;
+	call.now_ms = now;
 	if (invoke(w, m, svc, &call, &f) != 0) {
 		buf_free(&call.bean_out);
 		goto fault;
 	}
+	/* Stored with this message, they govern the conversation from now on (parley_expiry_set). */
+	conv.meta.max_age_s = call.max_age_s;
+	conv.meta.max_idle_s = call.max_idle_s;
 	/* A bean written now is in the running version's form (a redeploy may have changed it). */
 	if (call.bean_set)
 		conv.meta.bean_version = svc->version;
@@ -879,7 +894,8 @@ run_held(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 	conv.meta.last_access_ms = now;
 	memset(&c, 0, sizeof c);
 	c.id = id;
-	c.kind = op->phase == PARLEY_PHASE_FINISH ? STORE_FINISH : STORE_UPDATE;
+	/* A continue operation whose handler called parley_finish ends it as a finish does. */
+	c.kind = op->phase == PARLEY_PHASE_FINISH || call.finish ? STORE_FINISH : STORE_UPDATE;
 	c.meta = &conv.meta;
 	c.bean = call.bean_out.data;
 	c.bean_len = call.bean_out.len;
@@ -1021,6 +1037,12 @@ prepare(struct dispatch *d, const struct registry_view *v, struct message *m,
 		goto fault;
 	if (check_reply_addresses(&m->env, &f, one_way) != 0)
 		goto fault;
+	if (m->env.join_id != NULL && (*op)->phase != PARLEY_PHASE_START) {
+		fault_set(&f, FAULT_SENDER, NS_PC, "InvalidJoin",
+		    "pc:JoinConversation belongs on a start operation, and %s is not one: a "
+		    "conversation joins a session when it starts", (*op)->name);
+		goto fault;
+	}
 	if ((*op)->phase == PARLEY_PHASE_START && m->env.join_id != NULL) {
 		const char *other = m->env.join_id;
 		char group[IDGEN_GROUP_MAX + 1];

@@ -223,6 +223,8 @@ manager_check_conv(const struct mgr_conv *c)
 	if (!printable(c->reply_to, MGR_ADDRESS_MAX - 1))
 		return "the reply-to address must be at most 255 printable characters without "
 		    "spaces";
+	if (!printable(c->from, MGR_ADDRESS_MAX - 1))
+		return "the from address must be at most 255 printable characters without spaces";
 	if (c->created_ms < 0 || c->ended_ms < 0)
 		return "times must not be negative (they are ms since the epoch)";
 	return NULL;
@@ -646,7 +648,7 @@ manager_open(struct manager **out, const struct manager_config *cfg, char *err, 
 	if ((rc = directory_open(&m->dir, cfg->home, NULL, err, errlen)) != 0)
 		goto fail;
 	if ((rc = directory_load(m->dir, load_node, load_group, m)) != 0 ||
-	    (rc = directory_scan_conversations(m->dir, count_conv, m)) != 0) {
+	    (rc = directory_scan_conversations(m->dir, NULL, count_conv, m)) != 0) {
 		snprintf(err, errlen, "cannot read the manager's tables in %s: %s", cfg->home,
 		    parley_strerror(rc));
 		goto fail;
@@ -762,7 +764,7 @@ take_over(struct manager *m)
 	m->n_counts = 0;
 	m->live = 0;
 	if ((rc = directory_load(m->dir, load_node, load_group, m)) == 0)
-		rc = directory_scan_conversations(m->dir, count_conv, m);
+		rc = directory_scan_conversations(m->dir, NULL, count_conv, m);
 	if (rc == 0) {
 		memcpy(m->incarnation, inc, sizeof inc);
 		m->reassign = 1;
@@ -1669,10 +1671,17 @@ manager_end_conversations(struct manager *m, const char *const *ids, const int64
 	return rc;
 }
 
+/* Returned by list_one once the scan is past the session asked for. */
+#define LIST_DONE 1
+
 struct listing {
 	const struct mgr_conv_filter *f;
 	char (*node_groups)[MGR_ID_MAX]; /* the groups the node filter means, sorted */
 	unsigned n_node_groups;
+	char session[IDGEN_SESSION_MAX];  /* the session filter's session, or "" */
+	/* The last conversation seen that started a session (joined none). */
+	char starter[IDGEN_ID_MAX];
+	char starter_service[MGR_SERVICE_MAX];
 	unsigned offset, limit;
 	struct mgr_conv *out;
 	unsigned n, cap, total;
@@ -1702,9 +1711,26 @@ list_one(void *arg, const struct mgr_conv *c)
 {
 	struct listing *l = arg;
 	const struct mgr_conv_filter *f = l->f;
+	char session[IDGEN_SESSION_MAX];
 	struct mgr_conv *grown;
 	unsigned cap;
 
+	/* The table's IDs were checked when stored; a damaged one is in no session. */
+	if (idgen_session(c->id, session, sizeof session) != 0)
+		session[0] = '\0';
+	/*
+	 * A session's starter sorts right before its members (its ID is their
+	 * prefix, and any other ID differs within it), so the last starter seen
+	 * is the only one a member can belong to. Carried before any filter:
+	 * the starter may be filtered out while its members are listed.
+	 */
+	if (session[0] != '\0' && !idgen_joined(c->id)) {
+		memcpy(l->starter, c->id, sizeof l->starter);
+		memcpy(l->starter_service, c->service, sizeof l->starter_service);
+	}
+	if (l->session[0] != '\0' && strcmp(session, l->session) != 0)
+		/* Scanned from the session's ID: the first other session ends it. */
+		return strcmp(session, l->session) > 0 ? LIST_DONE : 0;
 	if (f != NULL) {
 		if (f->live_only && c->ended_ms != 0)
 			return 0;
@@ -1727,7 +1753,13 @@ list_one(void *arg, const struct mgr_conv *c)
 		l->out = grown;
 		l->cap = cap;
 	}
-	l->out[l->n++] = *c;
+	grown = &l->out[l->n++];
+	*grown = *c;
+	memcpy(grown->session, session, sizeof grown->session);
+	if (session[0] != '\0' && strcmp(session, l->starter) == 0)
+		memcpy(grown->initiator, l->starter_service, sizeof grown->initiator);
+	else
+		grown->initiator[0] = '\0';
 	return 0;
 }
 
@@ -1748,6 +1780,9 @@ manager_list_conversations(struct manager *m, const struct mgr_conv_filter *f,
 	l.f = f;
 	l.offset = offset;
 	l.limit = limit;
+	if (f != NULL && f->session != NULL &&
+	    idgen_session(f->session, l.session, sizeof l.session) != 0)
+		return PARLEY_EINVAL;
 	if (f != NULL && f->node != NULL) {
 		pthread_mutex_lock(&m->mu);
 		if (m->n_groups > 0 &&
@@ -1762,7 +1797,9 @@ manager_list_conversations(struct manager *m, const struct mgr_conv_filter *f,
 				    MGR_ID_MAX);
 		pthread_mutex_unlock(&m->mu);
 	}
-	rc = directory_scan_conversations(m->dir, list_one, &l);
+	rc = directory_scan_conversations(m->dir, l.session, list_one, &l);
+	if (rc == LIST_DONE)
+		rc = 0;
 	free(l.node_groups);
 	if (rc != 0) {
 		free(l.out);

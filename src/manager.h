@@ -65,6 +65,15 @@ struct mgr_conv {
 	char from[MGR_ADDRESS_MAX];              /* the partner's wsa:From, "" when none */
 	int64_t created_ms;
 	int64_t ended_ms;                        /* 0 while live */
+	/*
+	 * Filled by manager_list_conversations only (not stored, ignored on
+	 * input): the conversation's session, the ID of the conversation that
+	 * started it (idgen_session of id: id itself unless it joined another's
+	 * session), and the service of that conversation, "" when the manager
+	 * has no record of it (or the record has no service yet).
+	 */
+	char session[IDGEN_SESSION_MAX];
+	char initiator[MGR_SERVICE_MAX];
 };
 
 /* What a heartbeat says to a node and what it answers (node.wsdl). */
@@ -215,8 +224,9 @@ unsigned manager_heartbeat_interval_ms(const struct manager *m);
  * names the node's group (idgen_group_valid); an address is
  * http://HOST:PORT; an incarnation is up to 39 printable characters without
  * spaces. A conversation needs a valid ID, a group that is empty or valid,
- * a service of 1 to 63 characters of [A-Za-z0-9_.-], a reply-to of
- * printable characters without spaces, and times that are not negative.
+ * a service of 1 to 63 characters of [A-Za-z0-9_.-], a reply-to and a from
+ * of at most 255 printable characters without spaces (or empty), and times
+ * that are not negative. Its session and initiator are not looked at.
  */
 const char *manager_check_node(const char *id, const char *address, const char *incarnation);
 const char *manager_check_conv(const struct mgr_conv *c);
@@ -269,8 +279,8 @@ int manager_locate(struct manager *m, const char *group, struct mgr_route *out);
 
 /*
  * Record conversations that started (a conversation already known is
- * updated, not duplicated: its service, reply-to and created time are
- * replaced, an ending it had is kept) or ended (ended_ms 0 means now; a
+ * updated, not duplicated: its group, service, reply-to, from and created
+ * time are replaced, an ending it had is kept) or ended (ended_ms 0 means now; a
  * conversation that had ended keeps its first ending). An ending of an
  * unknown conversation is recorded as a conversation with what is known:
  * the group of its ID, no service, created 0. Each call is one transaction,
@@ -294,15 +304,26 @@ struct mgr_conv_filter {
 	const char *node;                        /* conversations of groups this node is primary of */
 	const char *group;
 	const char *service;
+	/*
+	 * The conversations of one session: the one that started it and every
+	 * one that joined it. Either the session's ID or the ID of any of its
+	 * conversations (its session is taken from it).
+	 */
+	const char *session;
 	int live_only;
 };
 
 /*
- * Conversations matching f (f NULL, or NULL fields, match all), sorted by
- * ID, from offset, at most limit (0 gives none, only the total); *total is
- * how many match in all. The caller frees *out (NULL when *n is 0). A
- * conversation whose group nobody is primary of matches no node. Reads the
- * whole table: meant for administration, not for every message. Returns 0,
+ * Conversations matching f (f NULL, or NULL fields, match all; every field
+ * given must match), sorted by ID, from offset, at most limit (0 gives
+ * none, only the total); *total is how many match in all. Each one's
+ * session and initiator are filled: sorted by ID, a session's starter comes
+ * right before its members (its ID is their prefix), so the scan carries
+ * it along, whatever the filter leaves out. The caller frees *out (NULL
+ * when *n is 0). A conversation whose group nobody is primary of matches no
+ * node. Reads the whole table (with a session filter, only that session's
+ * records): meant for administration, not for every message. Returns 0,
+ * PARLEY_EINVAL when f->session is not a conversation ID (idgen_valid),
  * PARLEY_EIO or PARLEY_ENOMEM.
  */
 int manager_list_conversations(struct manager *m, const struct mgr_conv_filter *f,

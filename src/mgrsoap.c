@@ -287,6 +287,8 @@ mgr_RegisterConversation(struct parley_call *call, struct soap *soap,
 			why = "the service is longer than 63 characters";
 		else if (fit(c->reply_to, sizeof c->reply_to, in->replyTo) != 0)
 			why = "the reply-to address is longer than 255 characters";
+		else if (fit(c->from, sizeof c->from, in->from) != 0)
+			why = "the from address is longer than 255 characters";
 		if (why == NULL) {
 			c->created_ms = (int64_t)in->created;
 			c->ended_ms = in->ended != NULL ? (int64_t)*in->ended : 0;
@@ -442,6 +444,13 @@ mgr_ListConversations(struct parley_call *call, struct soap *soap,
 	f.group = request->group != NULL && request->group[0] != '\0' ? request->group : NULL;
 	f.service = request->service != NULL && request->service[0] != '\0' ?
 	    request->service : NULL;
+	f.session = request->session != NULL && request->session[0] != '\0' ?
+	    request->session : NULL;
+	if (f.session != NULL && !idgen_valid(f.session))
+		return parley_fault(call, PARLEY_FAULT_SENDER, "ListConversations: session "
+		    "\"%.80s\" is not a conversation ID (GROUP.xxxxxxxxxxxxxxxxxxxxxxxxxx, the "
+		    "session's, or GROUP.xxxxxxxxxxxxxxxxxxxxxxxxxx.xxxxxxxxxxxxxxxxxxxxxxxxxx, one "
+		    "that joined it)", f.session);
 	f.live_only = request->liveOnly != NULL && *request->liveOnly == xsd__boolean__true_;
 	rc = manager_list_conversations(m, &f, (unsigned)offset, (unsigned)limit, &convs, &n,
 	    &total);
@@ -466,12 +475,18 @@ mgr_ListConversations(struct parley_call *call, struct soap *soap,
 		o->id = soap_strdup(soap, c->id);
 		o->group = soap_strdup(soap, c->group);
 		o->service = soap_strdup(soap, c->service);
-		o->replyTo = c->reply_to[0] != '\0' ? soap_strdup(soap, c->reply_to) : NULL;
+		o->replyTo = opt_str(soap, c->reply_to);
+		o->from = opt_str(soap, c->from);
+		o->session = opt_str(soap, c->session);
+		o->initiator = opt_str(soap, c->initiator);
 		o->created = (LONG64)c->created_ms;
 		if (c->ended_ms != 0 && (o->ended = soap_malloc(soap, sizeof *o->ended)) != NULL)
 			*o->ended = (LONG64)c->ended_ms;
 		if (o->id == NULL || o->group == NULL || o->service == NULL ||
 		    (c->reply_to[0] != '\0' && o->replyTo == NULL) ||
+		    (c->from[0] != '\0' && o->from == NULL) ||
+		    (c->session[0] != '\0' && o->session == NULL) ||
+		    (c->initiator[0] != '\0' && o->initiator == NULL) ||
 		    (c->ended_ms != 0 && o->ended == NULL))
 			rc = -1;
 	}
@@ -672,6 +687,7 @@ mgrclient_register_conversations(struct soap_client *c, const char *manager_url,
 			list[i].service = (char *)convs[i].service;
 			list[i].replyTo = convs[i].reply_to[0] != '\0' ? (char *)convs[i].reply_to :
 			    NULL;
+			list[i].from = convs[i].from[0] != '\0' ? (char *)convs[i].from : NULL;
 			list[i].created = (LONG64)convs[i].created_ms;
 			ended[i] = (LONG64)convs[i].ended_ms;
 			list[i].ended = convs[i].ended_ms != 0 ? &ended[i] : NULL;
@@ -807,6 +823,82 @@ mgrclient_list_groups(struct soap_client *c, const char *manager_url, struct mgr
 			}
 			free(groups);
 			groups = NULL;
+		}
+		soap_client_done(c);
+		if (rc != PARLEY_AGAIN)
+			return rc;
+	}
+}
+
+int
+mgrclient_list_conversations(struct soap_client *c, const char *manager_url,
+    const struct mgr_conv_filter *f, unsigned offset, unsigned limit, struct mgr_conv **out,
+    unsigned *n, unsigned *total)
+{
+	enum xsd__boolean yes = xsd__boolean__true_;
+	struct _mgr__ListConversations req;
+	struct _mgr__ListConversationsResponse resp;
+	struct mgr_conv *convs = NULL;
+	struct soap *soap;
+	int off = (int)offset, lim = (int)limit;
+	unsigned try, i, count;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	*total = 0;
+	if (offset > INT32_MAX || limit > LIST_MAX)
+		return PARLEY_EINVAL;
+	for (try = 0;; try++) {
+		soap = soap_client_begin(c, mgr_namespaces);
+		soap_default__mgr__ListConversations(soap, &req);
+		if (f != NULL) {
+			req.node = (char *)f->node;
+			req.group = (char *)f->group;
+			req.service = (char *)f->service;
+			req.session = (char *)f->session;
+			req.liveOnly = f->live_only ? &yes : NULL;
+		}
+		req.offset = &off;
+		req.limit = &lim;
+		rc = soap_call___mgr__ListConversations(soap, manager_url, NULL, &req, &resp);
+		rc = soap_client_result(c, rc, "ListConversations", manager_url, try);
+		if (rc == 0) {
+			count = resp.__sizeconversation > 0 && resp.conversation != NULL ?
+			    (unsigned)resp.__sizeconversation : 0;
+			if (count > limit || resp.total < 0)
+				rc = soap_client_bad_answer(c, "ListConversations: the manager's "
+				    "answer is malformed");
+			else if ((convs = calloc(count > 0 ? count : 1, sizeof *convs)) == NULL)
+				rc = PARLEY_ENOMEM;
+			for (i = 0; rc == 0 && i < count; i++) {
+				const struct mgr__Conversation *s = &resp.conversation[i];
+				struct mgr_conv *d = &convs[i];
+
+				if (s->id == NULL || s->service == NULL || s->created < 0 ||
+				    (s->ended != NULL && *s->ended < 0) ||
+				    fit(d->id, sizeof d->id, s->id) != 0 ||
+				    fit(d->group, sizeof d->group, s->group) != 0 ||
+				    fit(d->service, sizeof d->service, s->service) != 0 ||
+				    fit(d->reply_to, sizeof d->reply_to, s->replyTo) != 0 ||
+				    fit(d->from, sizeof d->from, s->from) != 0 ||
+				    fit(d->session, sizeof d->session, s->session) != 0 ||
+				    fit(d->initiator, sizeof d->initiator, s->initiator) != 0) {
+					rc = soap_client_bad_answer(c, "ListConversations: the manager "
+					    "answered with a malformed conversation");
+					break;
+				}
+				d->created_ms = (int64_t)s->created;
+				d->ended_ms = s->ended != NULL ? (int64_t)*s->ended : 0;
+			}
+			if (rc == 0) {
+				*out = convs;
+				*n = count;
+				*total = (unsigned)resp.total;
+				convs = NULL;
+			}
+			free(convs);
+			convs = NULL;
 		}
 		soap_client_done(c);
 		if (rc != PARLEY_AGAIN)

@@ -101,6 +101,19 @@ int mgrclient_list_groups(struct soap_client *c, const char *manager_url, struct
     unsigned *n);
 
 /*
+ * ListConversations (manager_list_conversations): the conversations
+ * matching f (NULL, or NULL fields, match all; f->session is a session's
+ * ID or any of its conversations'), from offset, at most limit (at most
+ * 1000: PARLEY_EINVAL above, and nobody is called), each with its session
+ * and initiator; *total is how many match in all. The caller frees *out.
+ * A session that is not a conversation ID is refused by the manager
+ * (PARLEY_EFAULT, soap_client_error says why).
+ */
+int mgrclient_list_conversations(struct soap_client *c, const char *manager_url,
+    const struct mgr_conv_filter *f, unsigned offset, unsigned limit, struct mgr_conv **out,
+    unsigned *n, unsigned *total);
+
+/*
  * The manager's Heartbeat call of one node at node_address (http://HOST:PORT;
  * the call goes to NODE_PATH there). Returns as the calls above; an answer
  * whose strings do not fit struct mgr_heartbeat_reply is PARLEY_EIO.

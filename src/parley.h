@@ -113,6 +113,123 @@ uint32_t parley_bean_version(const struct parley_call *call);
 /* Return the version of the running service (its descriptor's "version"). */
 uint32_t parley_call_version(const struct parley_call *call);
 
+/* ---- the bean as one of the module's gSOAP types ---------------------------
+ *
+ * A handler may keep its bean as a type of its WSDL's schema, stored as XML
+ * that the module's own gSOAP serializers write and read: declare the bean's
+ * element or type in the schema (an element no operation uses will do), then
+ *
+ *	_nb__Notebook book;
+ *	rc = PARLEY_BEAN_READ(call, _nb__Notebook, &book);
+ *	...
+ *	rc = PARLEY_BEAN_WRITE(call, _nb__Notebook, &book);
+ *
+ * where _nb__Notebook is the gSOAP name of the type, the one in soapcpp2's
+ * soap_default_, soap_get_ and soap_put_ functions (NAMEH.h). Parley reads
+ * and writes the bean with a gSOAP context of the call's own, never the
+ * handler's soap, which is between the request it read and the response it
+ * will write. What a read allocates belongs to that context and lives until
+ * the call ends, after the response is written, so the response may point
+ * into it. The bean is written as a tree: data reached twice is written
+ * twice, and must hold no cycle. The macros evaluate call and ptr more than
+ * once.
+ */
+
+/*
+ * Return the call's gSOAP context for its bean, made at the first use with
+ * the module's namespaces (UTF-8 strings, strict reading, no multi-reference
+ * ids), or NULL for phase "none" or when out of memory. It belongs to the
+ * call and is freed, with everything allocated in it, when the call ends.
+ */
+struct soap *parley_bean_soap(struct parley_call *call);
+
+/*
+ * Start reading the bean as it was before this message with the bean
+ * context, for a soap_get_TYPE. Returns 0; PARLEY_ENOENT when the bean is
+ * empty (a start, or a bean never set); PARLEY_ESTATE for phase "none";
+ * PARLEY_EINVAL when the bean is not XML; PARLEY_ENOMEM. The result is kept
+ * for parley_bean_read_end. PARLEY_BEAN_READ calls both.
+ */
+int parley_bean_read_begin(struct parley_call *call);
+
+/*
+ * Finish a read begun by parley_bean_read_begin, given whether the
+ * soap_get_TYPE between them succeeded (ignored when the begin failed).
+ * Returns 0 when the bean was read; the begin's failure; PARLEY_EINVAL when
+ * the bean is not that type's XML (an older form, or damage:
+ * parley_bean_soap(call)->error says more); PARLEY_ENOMEM; PARLEY_ESTATE
+ * when no read was begun.
+ */
+int parley_bean_read_end(struct parley_call *call, int got);
+
+/*
+ * Start writing a new bean with the bean context, for a soap_put_TYPE.
+ * Returns 0, PARLEY_ESTATE for phase "none" or PARLEY_ENOMEM; the result is
+ * kept for parley_bean_write_end. PARLEY_BEAN_WRITE calls both.
+ */
+int parley_bean_write_begin(struct parley_call *call);
+
+/*
+ * Finish a write begun by parley_bean_write_begin, given whether the
+ * soap_put_TYPE between them succeeded: the XML written becomes the bean as
+ * parley_bean_set makes it (stored when the handler returns 0). Returns 0;
+ * the begin's failure; PARLEY_EINVAL when gSOAP could not write the value;
+ * PARLEY_ELIMIT or PARLEY_ENOMEM as parley_bean_set; PARLEY_ESTATE when no
+ * write was begun. On failure the pending bean is unchanged.
+ */
+int parley_bean_write_end(struct parley_call *call, int put);
+
+/* Read the bean into *ptr, of gSOAP type TYPE. Returns as parley_bean_read_end. */
+#define PARLEY_BEAN_READ(call, TYPE, ptr) \
+	parley_bean_read_end((call), parley_bean_read_begin(call) == 0 && \
+	    (soap_default_##TYPE(parley_bean_soap(call), (ptr)), \
+		soap_get_##TYPE(parley_bean_soap(call), (ptr), NULL, NULL) != NULL))
+
+/* Make *ptr, of gSOAP type TYPE, the bean. Returns as parley_bean_write_end. */
+#define PARLEY_BEAN_WRITE(call, TYPE, ptr) \
+	parley_bean_write_end((call), parley_bean_write_begin(call) == 0 && \
+	    soap_put_##TYPE(parley_bean_soap(call), (ptr), NULL, "") == 0)
+
+/* ---- expiry and ending ------------------------------------------------------ */
+
+/*
+ * Give the conversation's expiry as it stands for this message: at most
+ * *max_age_s seconds from its start and *max_idle_s between two messages
+ * (0: no limit). A start gets its descriptor's max_age and max_idle; later
+ * messages what the conversation stored; both after parley_expiry_set, the
+ * values it set. Returns 0, or PARLEY_ESTATE for phase "none" (then both 0).
+ */
+int parley_expiry_get(const struct parley_call *call, uint32_t *max_age_s,
+    uint32_t *max_idle_s);
+
+/*
+ * Change the conversation's expiry: from this message's commit on, it
+ * expires max_age_s seconds after its start and max_idle_s seconds after its
+ * last message (0: never), in place of its descriptor's values. Stored only
+ * when the handler returns 0, with its response; a fault keeps the values as
+ * they were. The conversation's age counts from its start whatever the
+ * message that sets it. Returns 0, or PARLEY_ESTATE for phase "none".
+ */
+int parley_expiry_set(struct parley_call *call, uint32_t max_age_s, uint32_t max_idle_s);
+
+/*
+ * Return when the conversation expires as things stand (ms since the epoch,
+ * the sooner of its max_age and max_idle, counting this message as its last
+ * and the values parley_expiry_set gave), or 0 when it never expires, for
+ * phase "none", or when it ends with this message.
+ */
+int64_t parley_expires_at_ms(const struct parley_call *call);
+
+/*
+ * End the conversation with this message, as a "finish" operation does: when
+ * the handler returns 0, its response is stored, its bean deleted and its ID
+ * answers pc:UnknownConversation from then on. A fault leaves it live. Any
+ * bean set is not stored. Returns 0 in a "continue" or "finish" operation
+ * (where it changes nothing); PARLEY_ESTATE for phase "none", and for
+ * "start": a conversation that would end as it begins is not started.
+ */
+int parley_finish(struct parley_call *call);
+
 /* ---- sessions: conversations that share one bean ---------------------------
  *
  * Every conversation belongs to a session: the conversations that share its

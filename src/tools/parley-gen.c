@@ -1185,8 +1185,10 @@ write_handlers(struct gen *gen, const struct gen_op *ops, unsigned n, const char
 	    " * zeroed; it returns 0 with *response filled, or the value of\n"
 	    " * parley_fault(). Memory the response points to must outlive the call:\n"
 	    " * allocate it with soap_malloc() or soap_strdup(). A conversation's state is\n"
-	    " * its bean, read with parley_bean_get() and replaced with parley_bean_set();\n"
-	    " * parley.h says what else a handler may ask.\n"
+	    " * its bean, read with parley_bean_get() and replaced with parley_bean_set(),\n"
+	    " * or kept as a type of the WSDL's schema with PARLEY_BEAN_READ() and\n"
+	    " * PARLEY_BEAN_WRITE(); parley.h says what else a handler may ask (the\n"
+	    " * conversation's expiry, ending it early, logging).\n"
 	    " */\n"
 	    "#include \"%s_ops.h\"\n",
 	    gen->name, gen->name, gen->name, gen->name, gen->name);
@@ -1199,15 +1201,38 @@ write_handlers(struct gen *gen, const struct gen_op *ops, unsigned n, const char
 		    "int\n"
 		    "%s(struct parley_call *call, struct soap *soap, %s *request,\n"
 		    "    %s *response)\n"
-		    "{\n"
+		    "{\n",
+		    g->op->name, phases[i], g->req_tag, g->resp_tag, g->handler,
+		    c_type(&g->req, rt, sizeof rt), c_type(&g->resp, st, sizeof st));
+		if (strcmp(phases[i], "start") == 0)
+			rc |= buf_printf(b,
+			    "\t/*\n"
+			    "\t * A start: parley_call_id(call) is the new conversation's ID. Its\n"
+			    "\t * state is its bean: bytes (parley_bean_set), or a type of %s.wsdl's\n"
+			    "\t * schema that its gSOAP serializers keep as XML:\n"
+			    "\t *\tPARLEY_BEAN_WRITE(call, TYPE, &bean) here, and\n"
+			    "\t *\tPARLEY_BEAN_READ(call, TYPE, &bean) in the operations after,\n"
+			    "\t * TYPE being its gSOAP name in gen/%s.h, as\n"
+			    "\t *\t%s is element %s's.\n"
+			    "\t * It expires by max_age and max_idle of %s.service, unless\n"
+			    "\t * parley_expiry_set(call, max_age_s, max_idle_s) says otherwise\n"
+			    "\t * (parley_expiry_get, parley_expires_at_ms); an operation of phase\n"
+			    "\t * continue may end it early with parley_finish(call).\n"
+			    "\t */\n",
+			    gen->name, gen->name, g->req.ident, g->req.local, gen->name);
+		else if (strcmp(phases[i], "continue") == 0)
+			rc |= buf_puts(b,
+			    "\t/*\n"
+			    "\t * The bean: parley_bean_get, or PARLEY_BEAN_READ(call, TYPE, &bean);\n"
+			    "\t * parley_finish(call) ends the conversation with this message.\n"
+			    "\t */\n");
+		rc |= buf_printf(b,
 		    "\t(void)soap;\n"
 		    "\t(void)request;\n"
 		    "\t(void)response;\n"
 		    "\t/* TODO: do the work of %s and fill *response. */\n"
 		    "\treturn parley_fault(call, PARLEY_FAULT_RECEIVER, \"%s is not implemented\");\n"
 		    "}\n",
-		    g->op->name, phases[i], g->req_tag, g->resp_tag, g->handler,
-		    c_type(&g->req, rt, sizeof rt), c_type(&g->resp, st, sizeof st),
 		    g->op->name, g->op->name);
 	}
 	return rc != 0 ? fail(gen, "out of memory") : 0;
@@ -1363,7 +1388,8 @@ static const char readme_template[] =
 "- `@NAME@.c`: the handlers, one per operation. Each body answers with a fault\n"
 "  \"not implemented\" until you write it; the signatures are generated, do not\n"
 "  change them. `parley.h` is the API a handler uses (the conversation, its\n"
-"  bean, faults, logging).\n"
+"  bean as bytes or as a type of the WSDL's schema, its expiry, ending it\n"
+"  early, faults, logging).\n"
 "- `@NAME@.service`: the deployment descriptor: each operation's phase and how\n"
 "  long a conversation lives.\n"
 "- `@NAME@.wsdl`: the WSDL the node serves at `/services/@NAME@?wsdl`.\n"

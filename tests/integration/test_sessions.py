@@ -110,6 +110,12 @@ def one_node(wd, nodes):
     unknown = a.id.split(".")[0] + "." + "a" * 26
     code = fault_of(start_joined(x, unknown), "a join of an unknown conversation")
     check(code.endswith("UnknownConversation"), "joining an unknown ID faults %s" % code)
+    ans = a.call("AddItem", '<c:AddItem xmlns:c="%s"><c:item>x</c:item><c:qty>1</c:qty></c:AddItem>'
+                 % a.ns, conv=a.id, extra_headers=join_header(b.id))
+    code = fault_of(ans, "pc:JoinConversation on AddItem")
+    check(code.endswith("InvalidJoin"), "pc:JoinConversation on a continue operation faults %s"
+          % code)
+    equal(a.count(), 5 + added, "the refused AddItem changed nothing")
     equal(n1.conversations(), before, "live conversations after refused joins")
 
     # The first finishes: the joined one keeps the bean.

@@ -1,10 +1,11 @@
 /*
  * test_manager.c - the conversation manager (manager.c, directory.c): its
  * tables survive a restart, registration and the ring of secondaries,
- * locating groups, conversations and their listing, heartbeats (a node that
- * stops answering is dead in time, a frozen one holds nobody up, a node that
- * answers again is alive), and calls from many threads at once. Heartbeats
- * go to a fake function that plays the nodes.
+ * locating groups, conversations and their listing (by session too),
+ * heartbeats (a node that stops answering is dead in time, a frozen one
+ * holds nobody up, a node that answers again is alive), and calls from
+ * many threads at once. Heartbeats go to a fake function that plays the
+ * nodes.
  */
 #include "config.h"
 
@@ -694,6 +695,177 @@ test_conversations(void)
 	fx_close(&f);
 }
 
+/* The list entry for id, or NULL. */
+static const struct mgr_conv *
+find_conv(const struct mgr_conv *list, unsigned n, const char *id)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(list[i].id, id) == 0)
+			return &list[i];
+	return NULL;
+}
+
+/* A conversation that joined other's session, for service. */
+static void
+make_member(struct mgr_conv *c, const char *other, const char *service, int64_t created)
+{
+	memset(c, 0, sizeof *c);
+	CU_ASSERT_EQUAL_FATAL(idgen_make_member(other, c->id), 0);
+	snprintf(c->service, sizeof c->service, "%s", service);
+	c->created_ms = created;
+}
+
+/*
+ * Sessions: the partner's from is stored and survives a restart; every
+ * listed conversation has its session and the service that started it,
+ * even when the starter itself is filtered out or on an earlier page; the
+ * session filter takes a session's or a member's ID and lists that
+ * session alone; a member whose starter has no record has no initiator.
+ */
+static void
+test_sessions(void)
+{
+	/* 0 shop starter, 1-2 its cart members, 3 cart starter, 4 its member, 5 orphan member. */
+	struct mgr_conv c[6], bad, *list;
+	const struct mgr_conv *e;
+	struct mgr_conv_filter flt;
+	char absent[IDGEN_ID_MAX];
+	unsigned n, total, i;
+	struct fx f;
+
+	CU_ASSERT_EQUAL_FATAL(fx_open(&f, 50, 3), 0);
+	CU_ASSERT_EQUAL(reg(f.m, "n1", "http://127.0.0.1:8081"), 0);
+	make_conv(&c[0], "n1", "shop", 100);
+	snprintf(c[0].from, sizeof c[0].from, "http://buyer.example/b1");
+	make_member(&c[1], c[0].id, "cart", 101);
+	make_member(&c[2], c[0].id, "cart", 102);
+	snprintf(c[2].from, sizeof c[2].from, "http://buyer.example/b2");
+	make_conv(&c[3], "n1", "cart", 103);
+	make_member(&c[4], c[3].id, "cart", 104);
+	CU_ASSERT_EQUAL_FATAL(idgen_make("n1", absent), 0);
+	make_member(&c[5], absent, "cart", 105);
+	/* Registered in an order unlike the IDs': the listing sorts them. */
+	CU_ASSERT_EQUAL(manager_register_conversations(f.m, &c[3], 3), 0);
+	CU_ASSERT_EQUAL(manager_register_conversations(f.m, c, 3), 0);
+	CU_ASSERT_EQUAL(node_of(f.m, "n1").conversations, 6);
+
+	/* All, and again after a restart: from kept, session and initiator worked out. */
+	for (i = 0; i < 2; i++) {
+		CU_ASSERT_EQUAL(manager_list_conversations(f.m, NULL, 0, 100, &list, &n, &total), 0);
+		CU_ASSERT_EQUAL_FATAL(n, 6);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(e = find_conv(list, n, c[0].id));
+		CU_ASSERT_STRING_EQUAL(e->from, "http://buyer.example/b1");
+		CU_ASSERT_STRING_EQUAL(e->reply_to, "http://client.example/n1");
+		CU_ASSERT_STRING_EQUAL(e->session, c[0].id);
+		CU_ASSERT_STRING_EQUAL(e->initiator, "shop");
+		CU_ASSERT_PTR_NOT_NULL_FATAL(e = find_conv(list, n, c[1].id));
+		CU_ASSERT_STRING_EQUAL(e->from, "");
+		CU_ASSERT_STRING_EQUAL(e->session, c[0].id);
+		CU_ASSERT_STRING_EQUAL(e->initiator, "shop");
+		CU_ASSERT_PTR_NOT_NULL_FATAL(e = find_conv(list, n, c[2].id));
+		CU_ASSERT_STRING_EQUAL(e->from, "http://buyer.example/b2");
+		CU_ASSERT_STRING_EQUAL(e->initiator, "shop");
+		CU_ASSERT_PTR_NOT_NULL_FATAL(e = find_conv(list, n, c[4].id));
+		CU_ASSERT_STRING_EQUAL(e->session, c[3].id);
+		CU_ASSERT_STRING_EQUAL(e->initiator, "cart");
+		CU_ASSERT_PTR_NOT_NULL_FATAL(e = find_conv(list, n, c[5].id));
+		CU_ASSERT_STRING_EQUAL(e->session, absent);
+		CU_ASSERT_STRING_EQUAL(e->initiator, "");
+		free(list);
+		if (i == 0)
+			CU_ASSERT_EQUAL_FATAL(fx_reopen(&f), 0);
+	}
+
+	/* One session, by its ID or a member's: its starter and members, nothing else. */
+	memset(&flt, 0, sizeof flt);
+	flt.session = c[0].id;
+	CU_ASSERT_EQUAL(manager_list_conversations(f.m, &flt, 0, 100, &list, &n, &total), 0);
+	CU_ASSERT_EQUAL(total, 3);
+	CU_ASSERT_EQUAL_FATAL(n, 3);
+	CU_ASSERT_STRING_EQUAL(list[0].id, c[0].id);
+	CU_ASSERT(has_id(list, n, c[1].id) && has_id(list, n, c[2].id));
+	free(list);
+	flt.session = c[2].id;
+	CU_ASSERT_EQUAL(manager_list_conversations(f.m, &flt, 0, 100, &list, &n, &total), 0);
+	CU_ASSERT_EQUAL(total, 3);
+	free(list);
+	flt.session = c[4].id;
+	CU_ASSERT_EQUAL(manager_list_conversations(f.m, &flt, 0, 100, &list, &n, &total), 0);
+	CU_ASSERT_EQUAL(total, 2);
+	CU_ASSERT(has_id(list, n, c[3].id) && has_id(list, n, c[4].id));
+	free(list);
+	flt.session = absent;
+	CU_ASSERT_EQUAL(manager_list_conversations(f.m, &flt, 0, 100, &list, &n, &total), 0);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_STRING_EQUAL(list[0].id, c[5].id);
+	CU_ASSERT_STRING_EQUAL(list[0].initiator, "");
+	free(list);
+
+	/* With the service filter the starter is left out, but still names the initiator. */
+	flt.session = c[0].id;
+	flt.service = "cart";
+	CU_ASSERT_EQUAL(manager_list_conversations(f.m, &flt, 0, 100, &list, &n, &total), 0);
+	CU_ASSERT_EQUAL_FATAL(n, 2);
+	CU_ASSERT(!has_id(list, n, c[0].id));
+	CU_ASSERT_STRING_EQUAL(list[0].initiator, "shop");
+	CU_ASSERT_STRING_EQUAL(list[1].initiator, "shop");
+	free(list);
+	/* And on a page after the starter's. */
+	flt.service = NULL;
+	CU_ASSERT_EQUAL(manager_list_conversations(f.m, &flt, 2, 1, &list, &n, &total), 0);
+	CU_ASSERT_EQUAL(total, 3);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_STRING_EQUAL(list[0].session, c[0].id);
+	CU_ASSERT_STRING_EQUAL(list[0].initiator, "shop");
+	free(list);
+	/* Service alone: every cart of every session. */
+	memset(&flt, 0, sizeof flt);
+	flt.service = "cart";
+	CU_ASSERT_EQUAL(manager_list_conversations(f.m, &flt, 0, 100, &list, &n, &total), 0);
+	CU_ASSERT_EQUAL(total, 5);
+	CU_ASSERT(!has_id(list, n, c[0].id));
+	free(list);
+	/* Session and live: an ended member drops out. */
+	CU_ASSERT_EQUAL(manager_end_conversations(f.m, (const char *const[]){ c[1].id },
+	    (const int64_t[]){ 200 }, 1), 0);
+	memset(&flt, 0, sizeof flt);
+	flt.session = c[0].id;
+	flt.live_only = 1;
+	CU_ASSERT_EQUAL(manager_list_conversations(f.m, &flt, 0, 100, &list, &n, &total), 0);
+	CU_ASSERT_EQUAL(total, 2);
+	CU_ASSERT(!has_id(list, n, c[1].id));
+	free(list);
+
+	/* A session that is not an ID is refused; a session nobody has is empty. */
+	memset(&flt, 0, sizeof flt);
+	flt.session = "n1.nope";
+	CU_ASSERT_EQUAL(manager_list_conversations(f.m, &flt, 0, 100, &list, &n, &total),
+	    PARLEY_EINVAL);
+	CU_ASSERT_EQUAL_FATAL(idgen_make("n1", absent), 0);
+	flt.session = absent;
+	CU_ASSERT_EQUAL(manager_list_conversations(f.m, &flt, 0, 100, &list, &n, &total), 0);
+	CU_ASSERT_EQUAL(total, 0);
+	free(list);
+
+	/* from is checked as reply-to is; registered again, it is replaced. */
+	bad = c[0];
+	snprintf(bad.from, sizeof bad.from, "with space");
+	CU_ASSERT_PTR_NOT_NULL(manager_check_conv(&bad));
+	CU_ASSERT_EQUAL(manager_register_conversations(f.m, &bad, 1), PARLEY_EINVAL);
+	bad = c[0];
+	snprintf(bad.from, sizeof bad.from, "http://buyer.example/b9");
+	CU_ASSERT_EQUAL(manager_register_conversations(f.m, &bad, 1), 0);
+	memset(&flt, 0, sizeof flt);
+	flt.service = "shop";
+	CU_ASSERT_EQUAL(manager_list_conversations(f.m, &flt, 0, 100, &list, &n, &total), 0);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_STRING_EQUAL(list[0].from, "http://buyer.example/b9");
+	free(list);
+	fx_close(&f);
+}
+
 /* What a heartbeat says, and that a node registered after the start gets them too. */
 static void
 test_heartbeat_content(void)
@@ -996,6 +1168,8 @@ main(void)
 		{ "locate a known and an unknown group", test_locate },
 		{ "conversations: register, end, list with filters and pages, live counts",
 		    test_conversations },
+		{ "sessions: from kept, session and initiator listed, the session filter",
+		    test_sessions },
 		{ "what a heartbeat carries; a node registered later gets them",
 		    test_heartbeat_content },
 		{ "a killed node (refused) is dead in time and alive again",

@@ -2,9 +2,10 @@
  * test_mgrsoap.c - the SOAP faces of the cluster end to end: a node in this
  * process (the HTTP server, dispatch and the builtins mgr and node, as
  * parleyd wires them) on 127.0.0.1, called with the client wrappers of
- * mgrsoap.h and with raw SOAP messages; the manager's heartbeats over SOAP;
- * and how the clients report a refused connection, a timeout, a fault, an
- * HTTP error and a kept-alive connection the server closed.
+ * mgrsoap.h and with raw SOAP messages (conversations by session too); the
+ * manager's heartbeats over SOAP; and how the clients report a refused
+ * connection, a timeout, a fault, an HTTP error and a kept-alive connection
+ * the server closed.
  */
 #include "config.h"
 
@@ -429,6 +430,122 @@ test_conversations(void)
 	soap_client_free(c);
 }
 
+/* The list entry for id, or NULL. */
+static const struct mgr_conv *
+listed(const struct mgr_conv *list, unsigned n, const char *id)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(list[i].id, id) == 0)
+			return &list[i];
+	return NULL;
+}
+
+/*
+ * Sessions over SOAP: from goes with RegisterConversation and comes back
+ * from ListConversations with each conversation's session and initiator;
+ * the session and service filters; a bad session or limit is refused.
+ */
+static void
+test_sessions(void)
+{
+	struct soap_client *c = soap_client_new(2000);
+	/* 0 starts a "soapshop" session, 1 and 2 join it as "soapcart"; 3 a session of its own. */
+	struct mgr_conv convs[4], *list = NULL;
+	const struct mgr_conv *e;
+	struct mgr_conv_filter f;
+	unsigned n, total, i;
+	char *r, msg[512];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	memset(convs, 0, sizeof convs);
+	CU_ASSERT_EQUAL_FATAL(idgen_make("n2", convs[0].id), 0);
+	CU_ASSERT_EQUAL_FATAL(idgen_make_member(convs[0].id, convs[1].id), 0);
+	CU_ASSERT_EQUAL_FATAL(idgen_make_member(convs[0].id, convs[2].id), 0);
+	CU_ASSERT_EQUAL_FATAL(idgen_make("n2", convs[3].id), 0);
+	for (i = 0; i < 4; i++) {
+		snprintf(convs[i].service, sizeof convs[i].service, i == 0 ? "soapshop" :
+		    "soapcart");
+		convs[i].created_ms = 2000 + i;
+	}
+	snprintf(convs[1].from, sizeof convs[1].from, "http://partner.example/from");
+	snprintf(convs[1].reply_to, sizeof convs[1].reply_to, "http://partner.example/reply");
+	/* What a client sends in session and initiator is not stored. */
+	snprintf(convs[2].initiator, sizeof convs[2].initiator, "made-up");
+	CU_ASSERT_EQUAL(mgrclient_register_conversations(c, nd.manager_url, convs, 4), 0);
+
+	memset(&f, 0, sizeof f);
+	f.service = "soapcart";
+	CU_ASSERT_EQUAL(mgrclient_list_conversations(c, nd.manager_url, &f, 0, 10, &list, &n,
+	    &total), 0);
+	CU_ASSERT_EQUAL(total, 3);
+	CU_ASSERT_EQUAL_FATAL(n, 3);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e = listed(list, n, convs[1].id));
+	CU_ASSERT_STRING_EQUAL(e->from, "http://partner.example/from");
+	CU_ASSERT_STRING_EQUAL(e->reply_to, "http://partner.example/reply");
+	CU_ASSERT_STRING_EQUAL(e->group, "n2");
+	CU_ASSERT_EQUAL(e->created_ms, 2001);
+	CU_ASSERT_EQUAL(e->ended_ms, 0);
+	CU_ASSERT_STRING_EQUAL(e->session, convs[0].id);
+	CU_ASSERT_STRING_EQUAL(e->initiator, "soapshop");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e = listed(list, n, convs[2].id));
+	CU_ASSERT_STRING_EQUAL(e->from, "");
+	CU_ASSERT_STRING_EQUAL(e->initiator, "soapshop");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e = listed(list, n, convs[3].id));
+	CU_ASSERT_STRING_EQUAL(e->session, convs[3].id);
+	CU_ASSERT_STRING_EQUAL(e->initiator, "soapcart");
+	free(list);
+
+	/* The session, named by a member: the starter and both members. */
+	memset(&f, 0, sizeof f);
+	f.session = convs[2].id;
+	CU_ASSERT_EQUAL(mgrclient_list_conversations(c, nd.manager_url, &f, 0, 10, &list, &n,
+	    &total), 0);
+	CU_ASSERT_EQUAL(total, 3);
+	CU_ASSERT_EQUAL_FATAL(n, 3);
+	CU_ASSERT_STRING_EQUAL(list[0].id, convs[0].id);
+	CU_ASSERT_PTR_NULL(listed(list, n, convs[3].id));
+	free(list);
+	/* With a page after the first, and with the live filter after an ending. */
+	CU_ASSERT_EQUAL(mgrclient_list_conversations(c, nd.manager_url, &f, 1, 1, &list, &n,
+	    &total), 0);
+	CU_ASSERT_EQUAL(total, 3);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_STRING_EQUAL(list[0].initiator, "soapshop");
+	free(list);
+	CU_ASSERT_EQUAL(mgrclient_end_conversations(c, nd.manager_url,
+	    (const char *const[]){ convs[0].id }, (const int64_t[]){ 3000 }, 1), 0);
+	f.live_only = 1;
+	CU_ASSERT_EQUAL(mgrclient_list_conversations(c, nd.manager_url, &f, 0, 10, &list, &n,
+	    &total), 0);
+	CU_ASSERT_EQUAL(total, 2);
+	CU_ASSERT_PTR_NULL(listed(list, n, convs[0].id));
+	free(list);
+
+	/* Refused: a session that is not an ID (by the manager), a limit over 1000 (here). */
+	f.session = "n2.nope";
+	CU_ASSERT_EQUAL(mgrclient_list_conversations(c, nd.manager_url, &f, 0, 10, &list, &n,
+	    &total), PARLEY_EFAULT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(soap_client_error(c), "is not a conversation ID"));
+	CU_ASSERT_PTR_NULL(list);
+	CU_ASSERT_EQUAL(mgrclient_list_conversations(c, nd.manager_url, NULL, 0, 1001, &list, &n,
+	    &total), PARLEY_EINVAL);
+
+	/* What any SOAP client sends and gets: the elements of the WSDL. */
+	snprintf(msg, sizeof msg, "<m:ListConversations><m:session>%s</m:session>"
+	    "<m:service>soapcart</m:service></m:ListConversations>", convs[0].id);
+	r = post(MGR_PATH, "urn:parley:manager/ListConversations", msg);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r, "total>2</"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r, "initiator>soapshop</"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r, "from>http://partner.example/from</"));
+	snprintf(msg, sizeof msg, "session>%s</", convs[0].id);
+	CU_ASSERT_PTR_NOT_NULL(strstr(r, msg));
+	free(r);
+	soap_client_free(c);
+}
+
 /* What any SOAP client sends, and what it gets back. */
 static void
 test_raw_messages(void)
@@ -788,6 +905,8 @@ main(void)
 		{ "RegisterNode and Locate through the client", test_register_locate },
 		{ "RegisterConversation and EndConversation through the client",
 		    test_conversations },
+		{ "sessions: from, session and initiator, the session and service filters",
+		    test_sessions },
 		{ "raw SOAP: the List operations, Locate by ID, faults", test_raw_messages },
 		{ "the node's Heartbeat through the client", test_node_heartbeat },
 		{ "the manager's heartbeats over SOAP", test_heartbeats_over_soap },

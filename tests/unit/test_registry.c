@@ -114,6 +114,34 @@ parley_call_version(const struct parley_call *call)
 	return 1;
 }
 
+/* No session is joined here: each conversation is its own. */
+const char *
+parley_session_id(const struct parley_call *call)
+{
+	return parley_call_id(call);
+}
+
+const char *
+parley_session_initiator(const struct parley_call *call)
+{
+	(void)call;
+	return "cart";
+}
+
+unsigned
+parley_session_live(const struct parley_call *call)
+{
+	return call->phase == PARLEY_PHASE_NONE ? 0 : 1;
+}
+
+int
+parley_join(struct parley_call *call, const char *other)
+{
+	(void)call;
+	(void)other;
+	return PARLEY_ENOENT;
+}
+
 int
 parley_fault(struct parley_call *call, enum parley_fault_code code, const char *fmt, ...)
 {
