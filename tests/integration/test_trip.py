@@ -17,7 +17,8 @@ flights and 50 rooms at once through the two services (each add with its
 own wsa:MessageID, sent again on 503); n1, the primary of the trip's group,
 is killed with SIGKILL and both services go on through n2 and n3 with
 nothing lost or doubled; the manager lists the conversations with their
-services; after the failover a JoinTrip by tripId on the trip's new primary
+services, their session and its initiator (ListConversations, and parleyctl
+conversations); after the failover a JoinTrip by tripId on the trip's new primary
 joins, and sent again answers the same conversation; one conversation of a
 trip finishes while the other expires, and an expired hotel conversation
 leaves the trip to the flight's.
@@ -601,19 +602,35 @@ def add_concurrently(adders):
             raise a.error
 
 
-def list_conversations(manager_node, live_only):
+def list_conversations(manager_node, live_only, session=None):
+    """The manager's ListConversations: {id: (service, ended or None, session, initiator)}."""
     c = Client(manager_node)
-    body = ('<m:ListConversations xmlns:m="%s"><m:liveOnly>%s</m:liveOnly><m:limit>1000</m:limit>'
-            '</m:ListConversations>' % (NS_MANAGER, "true" if live_only else "false"))
+    body = ('<m:ListConversations xmlns:m="%s">%s<m:liveOnly>%s</m:liveOnly><m:limit>1000</m:limit>'
+            '</m:ListConversations>' % (NS_MANAGER, "<m:session>%s</m:session>" % session if session else "",
+                                        "true" if live_only else "false"))
     action = NS_MANAGER + "/ListConversations"
     a = c.post("/parley/manager", envelope(body, wsa_headers(action)), 11, action)
     c.close()
     check(a.status == 200, "ListConversations answered %d: %s" % (a.status, a.raw[:400]))
     out = {}
     for conv in a.findall(NS_MANAGER, "conversation"):
-        out[conv.findtext("{%s}id" % NS_MANAGER)] = (conv.findtext("{%s}service" % NS_MANAGER),
-                                                     conv.findtext("{%s}ended" % NS_MANAGER))
+        out[conv.findtext("{%s}id" % NS_MANAGER)] = tuple(
+            conv.findtext("{%s}%s" % (NS_MANAGER, k)) for k in ("service", "ended", "session", "initiator"))
     return out
+
+
+def parleyctl_sessions(manager_node, session):
+    """parleyctl conversations --session: {id: (starter mark, [service, group, state, ...])} and its text."""
+    p = subprocess.run([os.path.join(TOP_BUILDDIR, "container", "parleyctl"), "-u", manager_node.url,
+                        "conversations", "--session", session], capture_output=True, text=True, timeout=30)
+    check(p.returncode == 0, "parleyctl conversations --session %s exited %d: %s%s"
+          % (session, p.returncode, p.stdout, p.stderr))
+    rows = {}
+    for line in p.stdout.splitlines():
+        if len(line) > 2 and line[1] == " " and line[0] in "* " and not line.startswith("  CONVERSATION"):
+            fields = line[2:].split()
+            rows[fields[0]] = (line[0] == "*", fields[1:])
+    return rows, p.stdout
 
 
 def expect_trip(side, via, what, flights, rooms, totals, live):
@@ -673,12 +690,22 @@ def cluster(wd, nodes):
     expect_trip(h2, [n1], "GetTrip through hotel via n1 after the concurrent adds", 50, 50, totals, 3)
     print("cluster: 50 flights and 50 rooms added at once through flight and hotel; totals %r" % (totals,))
 
-    # The manager knows each conversation and its service.
+    # The manager knows each conversation, its service, its session and the session's initiator.
     want = {f.id: "flight", h2.id: "hotel", h3.id: "hotel"}
     listed = wait_until("the manager lists the trip's three conversations",
                         lambda: (lambda l: l if all(i in l for i in want) else None)(
                             list_conversations(mgr, True)))
     equal({i: listed[i][0] for i in want}, want, "the services the manager lists for the trip's conversations")
+    equal({i: listed[i][2:] for i in want}, {i: (f.id, "flight") for i in want},
+          "the session and initiator the manager lists for the trip's conversations")
+    equal(sorted(list_conversations(mgr, True, session=h3.id)), sorted(want),
+          "ListConversations of the trip's session, named by a hotel conversation")
+    rows, text = parleyctl_sessions(mgr, f.id)
+    equal({i: (r[0], r[1][0]) for i, r in rows.items()},
+          {f.id: (True, "flight"), h2.id: (False, "hotel"), h3.id: (False, "hotel")},
+          "parleyctl conversations --session: the trip's conversations, the flight's marked as the starter")
+    check("session %s, started by flight: 3 listed" % f.id in text,
+          "parleyctl names the trip's session and its initiator:\n%s" % text)
 
     # Kill the primary of the trip's group: its secondary, n2, takes it over.
     n1.kill9()
