@@ -57,9 +57,13 @@ usage(FILE *f)
 	    "                marks the one that started its session. --session takes a\n"
 	    "                session's ID or any of its conversations'; --limit is 100\n"
 	    "                unless given (at most %u)\n"
-	    "  deploy PATH   deploy a service into the running node: PATH is its module\n"
+	    "  deploy [--upload] PATH\n"
+	    "                deploy a service into the running node: PATH is its module\n"
 	    "                (NAME.so, with NAME.service and the WSDL beside it) or a\n"
-	    "                directory of services; a new version replaces the running one\n"
+	    "                directory of services; a new version replaces the running one.\n"
+	    "                The files are copied into the node's deploy directory, or\n"
+	    "                uploaded over HTTP when the node is on another machine (or\n"
+	    "                with --upload)\n"
 	    "  undeploy [--force] NAME\n"
 	    "                stop serving NAME (--force: even with live conversations)\n",
 	    CONV_LIMIT_MAX);
@@ -115,13 +119,33 @@ split_url(const char *url, char *host, size_t hlen, char *port, size_t plen)
 	return 0;
 }
 
+/* Send len bytes at data on fd, whatever send() takes at a time. 0 or -1 (errno). */
+static int
+send_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	ssize_t n;
+
+	while (len > 0) {
+		n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 /*
- * Send method path (with body, a form, when not NULL) to the node at url and
- * put the answer's body in body; returns the HTTP status, or -1 with err.
+ * One HTTP/1.1 request to the node at url, the body (len bytes at data, of
+ * type ctype; none when ctype is NULL) sent as is. Returns the answer's
+ * status with its body in body, or -1 with err set.
  */
 static int
-http_call(const char *url, const char *method, const char *path, const char *form,
-    struct buf *body, char *err, size_t errlen)
+http_send(const char *url, const char *method, const char *path, const char *ctype,
+    const void *data, size_t len, struct buf *body, char *err, size_t errlen)
 {
 	struct addrinfo hints, *ai = NULL, *p;
 	struct timeval tv = { TIMEOUT_MS / 1000, (TIMEOUT_MS % 1000) * 1000 };
@@ -157,14 +181,14 @@ http_call(const char *url, const char *method, const char *path, const char *for
 		    url, strerror(errno));
 		goto out;
 	}
-	if (form != NULL)
+	if (ctype != NULL)
 		snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: %s:%s\r\nConnection: close\r\n"
-		    "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %zu\r\n\r\n"
-		    "%s", method, path, host, port, strlen(form), form);
+		    "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n", method, path, host, port,
+		    ctype, len);
 	else
 		snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: %s:%s\r\nConnection: close\r\n\r\n",
 		    method, path, host, port);
-	if (send(fd, req, strlen(req), MSG_NOSIGNAL) < 0) {
+	if (send_all(fd, req, strlen(req)) != 0 || (ctype != NULL && send_all(fd, data, len) != 0)) {
 		snprintf(err, errlen, "%s: %s", url, strerror(errno));
 		goto out;
 	}
@@ -186,6 +210,17 @@ out:
 	freeaddrinfo(ai);
 	buf_free(&all);
 	return status;
+}
+
+/* http_send with a form (application/x-www-form-urlencoded) as the body, or none. */
+static int
+http_call(const char *url, const char *method, const char *path, const char *form,
+    struct buf *body, char *err, size_t errlen)
+{
+	if (form == NULL)
+		return http_send(url, method, path, NULL, NULL, 0, body, err, errlen);
+	return http_send(url, method, path, "application/x-www-form-urlencoded", form, strlen(form),
+	    body, err, errlen);
 }
 
 static int
@@ -779,8 +814,120 @@ deploy_dir_of(const char *url, char *dir, size_t len)
  * node to load that. The node renames it NAME.service once it serves it;
  * when it refuses, the copies are removed and the running version stays.
  */
+#define UPLOAD_PIECE (256u << 10)
+#define UPLOAD_PIECE_MIN 1024u
+
+/*
+ * Put the len bytes at data into the node's deploy directory as name, over
+ * HTTP (/parley/admin/upload), in pieces a node takes (halved while the node
+ * answers 413: its max_message_bytes). Returns 0; 1 when the node has a file
+ * of that name already (nothing sent); -1 with the reason printed.
+ */
 static int
-deploy_one(const char *url, const char *deploy_dir, const char *dpath)
+upload_file(const char *url, const char *name, const void *data, size_t len)
+{
+	struct buf answer = BUF_INIT;
+	char path[512], err[512];
+	size_t off = 0, piece = UPLOAD_PIECE, n;
+	int status, rc = -1;
+
+	for (;;) {
+		n = len - off < piece ? len - off : piece;
+		snprintf(path, sizeof path, "/parley/admin/upload?file=%s&offset=%zu%s", name, off,
+		    off + n == len ? "&last=1" : "");
+		status = http_send(url, "POST", path, "application/octet-stream",
+		    (const char *)data + off, n, &answer, err, sizeof err);
+		if (status < 0) {
+			fprintf(stderr, "parleyctl: %s\n", err);
+			goto out;
+		}
+		if (status == 413 && piece > UPLOAD_PIECE_MIN) {
+			piece /= 2;
+			continue;
+		}
+		if (status == 409 && off == 0 && answer.data != NULL &&
+		    strstr(answer.data, "already") != NULL) {
+			rc = 1;
+			goto out;
+		}
+		if (status != 200) {
+			fprintf(stderr, "parleyctl: uploading %s to %s: HTTP %d: %s", name, url, status,
+			    answer.data != NULL ? answer.data : "\n");
+			goto out;
+		}
+		off += n;
+		if (off == len)
+			break;
+	}
+	rc = 0;
+out:
+	buf_free(&answer);
+	return rc;
+}
+
+/*
+ * deploy_one for a node whose deploy directory is not this machine's: upload
+ * the module, the WSDL and the (rewritten, hidden) descriptor under the first
+ * free STEM, then deploy; a refused deploy has the node discard them.
+ */
+static int
+deploy_uploaded(const char *url, const char *dpath, const struct descriptor *d,
+    const struct buf *text, const struct buf *module, const struct buf *wsdl)
+{
+	struct buf desc = BUF_INIT, answer = BUF_INIT;
+	char stem[128], so[140], wname[140], dname[140], form[200], err[2048];
+	unsigned n;
+	int status, up, rc = 1;
+
+	for (n = 1; n < 10000; n++) {
+		snprintf(stem, sizeof stem, "%s-v%u-%u", d->service, d->version, n);
+		snprintf(so, sizeof so, "%s.so", stem);
+		snprintf(wname, sizeof wname, "%s.wsdl", stem);
+		snprintf(dname, sizeof dname, ".%s.service", stem);
+		up = upload_file(url, so, module->data, module->len);
+		if (up == 1)
+			continue;
+		if (up != 0)
+			goto out;
+		break;
+	}
+	if (n == 10000) {
+		fprintf(stderr, "parleyctl: %s: no free file name for %s in the node's deploy "
+		    "directory\n", dpath, d->service);
+		goto out;
+	}
+	buf_reset(&desc);
+	if (rewrite_descriptor(text, so, wname, &desc) != 0) {
+		fprintf(stderr, "parleyctl: out of memory\n");
+		goto out;
+	}
+	if (upload_file(url, wname, wsdl->data, wsdl->len) != 0 ||
+	    upload_file(url, dname, desc.data, desc.len) != 0) {
+		fprintf(stderr, "parleyctl: %s: the upload was not completed; %s stays in the node's "
+		    "deploy directory unused\n", dpath, so);
+		goto out;
+	}
+	snprintf(form, sizeof form, "descriptor=%s&discard=1", dname);
+	status = http_call(url, "POST", "/parley/admin/deploy", form, &answer, err, sizeof err);
+	if (status < 0) {
+		fprintf(stderr, "parleyctl: %s\n", err);
+		goto out;
+	}
+	if (status != 200) {
+		fprintf(stderr, "parleyctl: %s: %s", dpath, answer.data != NULL ? answer.data :
+		    "refused\n");
+		goto out;
+	}
+	fputs(answer.data != NULL ? answer.data : "deployed\n", stdout);
+	rc = 0;
+out:
+	buf_free(&desc);
+	buf_free(&answer);
+	return rc;
+}
+
+static int
+deploy_one(const char *url, const char *deploy_dir, const char *dpath, int remote)
 {
 	struct descriptor d;
 	struct buf text = BUF_INIT, module = BUF_INIT, wsdl = BUF_INIT, desc = BUF_INIT;
@@ -811,6 +958,10 @@ deploy_one(const char *url, const char *deploy_dir, const char *dpath)
 	if (slurp(mpath, &module) != 0 || slurp(wpath, &wsdl) != 0) {
 		fprintf(stderr, "parleyctl: %s: cannot read %s: %s\n", dpath,
 		    module.len == 0 ? mpath : wpath, strerror(errno));
+		goto out;
+	}
+	if (remote) {
+		rc = deploy_uploaded(url, dpath, &d, &text, &module, &wsdl);
 		goto out;
 	}
 	for (n = 1; n < 10000; n++) {
@@ -904,9 +1055,9 @@ ends_with(const char *s, const char *suffix)
  * descriptor, or a directory: every NAME.service in it.
  */
 static int
-cmd_deploy(const char *url, const char *path)
+cmd_deploy(const char *url, const char *path, int remote)
 {
-	char deploy_dir[1024];
+	char deploy_dir[1024], host[256], port[16];
 	struct stat st;
 	int rc = 0, found = 0;
 
@@ -916,6 +1067,15 @@ cmd_deploy(const char *url, const char *path)
 	}
 	if (deploy_dir_of(url, deploy_dir, sizeof deploy_dir) != 0)
 		return 1;
+	/*
+	 * The node's deploy directory is this machine's only when the node is
+	 * on this machine (and the directory writable here): else upload.
+	 */
+	if (split_url(url, host, sizeof host, port, sizeof port) != 0 ||
+	    !(strncmp(host, "127.", 4) == 0 || strcmp(host, "localhost") == 0 ||
+	    strcmp(host, "::1") == 0 || strcmp(host, "[::1]") == 0) ||
+	    access(deploy_dir, W_OK) != 0)
+		remote = 1;
 	if (S_ISDIR(st.st_mode)) {
 		struct dirent **list = NULL;
 		int n, i;
@@ -930,7 +1090,7 @@ cmd_deploy(const char *url, const char *path)
 				char *d = path_join(path, list[i]->d_name);
 
 				found = 1;
-				if (d == NULL || deploy_one(url, deploy_dir, d) != 0)
+				if (d == NULL || deploy_one(url, deploy_dir, d, remote) != 0)
 					rc = 1;
 				free(d);
 			}
@@ -954,12 +1114,12 @@ cmd_deploy(const char *url, const char *path)
 			free(d);
 			return 1;
 		}
-		rc = deploy_one(url, deploy_dir, d);
+		rc = deploy_one(url, deploy_dir, d, remote);
 		free(d);
 		return rc;
 	}
 	if (ends_with(path, ".service"))
-		return deploy_one(url, deploy_dir, path);
+		return deploy_one(url, deploy_dir, path, remote);
 	fprintf(stderr, "parleyctl: %s is not a module (.so), a descriptor (.service) or a "
 	    "directory\n", path);
 	return 1;
@@ -1038,7 +1198,10 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "status") == 0 && optind + 1 == argc)
 		return cmd_status(url);
 	if (strcmp(cmd, "deploy") == 0 && optind + 2 == argc)
-		return cmd_deploy(url, argv[optind + 1]);
+		return cmd_deploy(url, argv[optind + 1], 0);
+	if (strcmp(cmd, "deploy") == 0 && optind + 3 == argc &&
+	    strcmp(argv[optind + 1], "--upload") == 0)
+		return cmd_deploy(url, argv[optind + 2], 1);
 	if (strcmp(cmd, "undeploy") == 0 && optind + 2 == argc)
 		return cmd_undeploy(url, argv[optind + 1], 0);
 	if (strcmp(cmd, "undeploy") == 0 && optind + 3 == argc &&

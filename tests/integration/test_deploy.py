@@ -9,7 +9,10 @@ migrates the bean version 1 stored (parley_bean_version); broken modules
 refused with their reason and version 2 keeps answering; the admin
 endpoints answer only whom admin_allow lets in; undeploy refuses a service
 with live conversations unless forced; files dropped into deploy_dir are
-deployed at SIGHUP; and a restart finds what was deployed last."""
+deployed at SIGHUP; a restart finds what was deployed last; and a node
+whose deploy directory is not parleyctl's gets the files uploaded over HTTP
+in pieces its max_message_bytes allows (parleyctl deploy --upload), never
+over a file it has, with a refused deploy's uploads discarded."""
 
 import os
 import shutil
@@ -192,7 +195,73 @@ def admin_denied(wd, nodes):
     rc, out, err = ctl(other, "deploy", os.path.join(TEST_DEPLOY, "tally.so"))
     equal(rc, 1, "so does parleyctl deploy")
     equal(os.listdir(other.deploy), [], "and copies nothing")
+    status, body = upload(other, "/parley/admin/upload?file=x.wsdl&offset=0&last=1", b"x")
+    equal(status, 403, "and uploads: %s" % body)
+    equal(os.listdir(other.deploy), [], "nothing was uploaded")
     equal(other.stop(), 0, "n2's exit status")
+
+
+def upload(node, path, body):
+    c = http.client.HTTPConnection("127.0.0.1", node.port, timeout=10)
+    c.request("POST", path, body, {"Content-Type": "application/octet-stream"})
+    r = c.getresponse()
+    text = r.read().decode()
+    c.close()
+    return r.status, text
+
+
+def deploy_uploaded(wd, nodes):
+    deploy = os.path.join(wd, "deploy-n3")
+    os.mkdir(deploy)
+    for f in ("cart.so", "cart.service", "cart.wsdl"):
+        shutil.copy(os.path.join(TEST_DEPLOY, f), deploy)
+    # Pieces of at most 64 KiB: the ~500 KB module takes several, after a 413 or two.
+    n3 = Node(wd, name="n3", deploy=deploy, extra=["max_message_bytes=65536"])
+    nodes.append(n3)
+    n3.start()
+    rc, out, err = ctl(n3, "deploy", "--upload", os.path.join(TEST_DEPLOY, "tally.so"))
+    equal(rc, 0, "parleyctl deploy --upload tally.so: %s" % err)
+    check("deployed tally version 1" in out, "parleyctl says what it deployed: %r" % out)
+    names = sorted(os.listdir(deploy))
+    for f in ("tally-v1-1.so", "tally-v1-1.wsdl", "tally.service"):
+        check(f in names, "%s is in the deploy directory: %s" % (f, names))
+    check(not [f for f in names if f.endswith(".part")], "no piece is left: %s" % names)
+    with open(os.path.join(TEST_DEPLOY, "tally.so"), "rb") as a, \
+            open(os.path.join(deploy, "tally-v1-1.so"), "rb") as b:
+        check(a.read() == b.read(), "the uploaded module is the file, byte for byte")
+    check(n3.wait_log(r"uploaded tally-v1-1.so \(\d+ bytes\)", timeout=5), "uploads are logged")
+    t = Tally(Client(n3))
+    t.start()
+    equal(t.add_ok("u", 2), 1002, "the uploaded tally answers")
+    # A second upload of the same version takes the next free name.
+    rc, out, err = ctl(n3, "deploy", "--upload", os.path.join(TEST_DEPLOY, "tally.so"))
+    equal(rc, 0, "a second upload: %s" % err)
+    check(os.path.exists(os.path.join(deploy, "tally-v1-2.so")), "under tally-v1-2.so")
+    equal(t.add_ok("u", 1), 1003, "the conversation goes on")
+    # A refused deploy: what it uploaded is discarded, the running version stays.
+    before = sorted(os.listdir(deploy))
+    rc, out, err = ctl(n3, "deploy", "--upload", os.path.join(wd, "bad1", "tally.so"))
+    equal(rc, 1, "an uploaded module that is not a shared object is refused")
+    check("its module cannot be loaded" in err, "with its reason: %r" % err)
+    equal(sorted(os.listdir(deploy)), before, "the refused deploy's uploads are gone")
+    equal(t.add_ok("u", 1), 1004, "the running tally still answers")
+    # The endpoint itself: names, offsets, never over a file.
+    for bad in ("../x.so", "x.txt", "a%2Fb.so", ".hidden.so", ""):
+        status, text = upload(n3, "/parley/admin/upload?file=%s&offset=0&last=1" % bad, b"x")
+        equal(status, 400, "upload of %r: %s" % (bad, text))
+    status, text = upload(n3, "/parley/admin/upload?file=tally-v1-1.so&offset=0&last=1", b"x")
+    equal(status, 409, "an upload over a file of the deploy directory: %s" % text)
+    check("already" in text, "says it is there already: %r" % text)
+    status, text = upload(n3, "/parley/admin/upload?file=piece.wsdl&offset=0", b"abc")
+    equal(status, 200, "a first piece: %s" % text)
+    status, text = upload(n3, "/parley/admin/upload?file=piece.wsdl&offset=5&last=1", b"def")
+    equal(status, 409, "a piece at the wrong offset: %s" % text)
+    check("holds 3 bytes" in text, "names the size held: %r" % text)
+    status, text = upload(n3, "/parley/admin/upload?file=piece.wsdl&offset=3&last=1", b"def")
+    equal(status, 200, "the last piece: %s" % text)
+    with open(os.path.join(deploy, "piece.wsdl"), "rb") as f:
+        equal(f.read(), b"abcdef", "the pieces, in order")
+    equal(n3.stop(), 0, "n3's exit status")
 
 
 def test(wd, nodes):
@@ -209,6 +278,7 @@ def test(wd, nodes):
     undeploy(node, deploy, t)
     x = drop_in(node, deploy, t)
     admin_denied(wd, nodes)
+    deploy_uploaded(wd, nodes)
     # A restart serves what deploy_dir says: the cart and the dropped tally.
     equal(node.stop(), 0, "exit status")
     node.start()
