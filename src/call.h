@@ -10,8 +10,11 @@
 
 #include "buf.h"
 #include "envelope.h"
+#include "outbox.h"
 #include "parley.h"
 #include "registry.h"
+
+struct store;
 
 enum call_stage {
 	CALL_READING = 0,      /* the glue is reading the request */
@@ -35,7 +38,24 @@ struct parley_call {
 	enum call_stage stage;
 	struct buf *response;           /* the response envelope goes here */
 	const char *soap_out;           /* gSOAP's output string (soap->os) */
+	/* where the response goes when not back on the connection; NULL: back */
+	const struct envelope_dest *reply_dest;
+	/* parley_callback: the conversation's store (its partner record) and what was queued */
+	struct store *store;
+	int partner_state;              /* 0: not looked up yet, 1: in partner, -1: none */
+	struct outbox_partner partner;
+	unsigned n_callbacks;
+	struct call_callback {
+		char key[OUTBOX_MSGID_MAX];     /* its MessageID, the outbox key */
+		struct buf rec;                 /* its outbox record */
+	} callbacks[PARLEY_CALLBACKS_MAX];
 };
+
+/*
+ * Release what parley_callback and the partner lookup left in call (not
+ * the bean). call must have been zeroed before it was used.
+ */
+void call_release(struct parley_call *call);
 
 /*
  * The context a builtin service was registered with (registry_add_builtin),
