@@ -139,9 +139,9 @@ get_str(struct rd *r, char **out, size_t *lenp, int text_only, int empty_null)
 
 	*out = NULL;
 	if (get_u32(r, &n) != 0 || n > MAX_STRING || get_bytes(r, &s, n) != 0)
-		return -1;
+		return PARLEY_EIO;
 	if (text_only && memchr(s, '\0', n) != NULL)
-		return -1;
+		return PARLEY_EIO;
 	if (lenp != NULL)
 		*lenp = n;
 	if (n == 0 && empty_null)
@@ -211,7 +211,7 @@ outbox_entry_decode(const void *data, size_t len, struct outbox_entry *e)
 	    (rc = get_str(&r, &e->envelope, &e->envelope_len, 0, 0)) != 0)
 		goto fail;
 	if (r.left != 0 || e->message_id[0] == '\0' || e->address[0] == '\0') {
-		rc = -1;
+		rc = PARLEY_EIO;
 		goto fail;
 	}
 	return 0;
@@ -267,7 +267,7 @@ outbox_partner_decode(const void *data, size_t len, struct outbox_partner *p)
 	    (rc = get_str(&r, &p->refparams, NULL, 1, 1)) != 0)
 		goto fail;
 	if (r.left != 0 || p->address[0] == '\0') {
-		rc = -1;
+		rc = PARLEY_EIO;
 		goto fail;
 	}
 	return 0;
