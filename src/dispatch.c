@@ -147,6 +147,17 @@ dispatch_worker_free(struct dispatch_worker *w)
 static int queue_fault(struct dispatch *d, struct message *m, const char *id,
     const struct fault *f);
 
+/*
+ * Whether f tells the node that relayed a message where its conversation
+ * is (pc:Moved, pc:ForwardLoop): that node acts on it, so it goes back.
+ */
+static int
+routing(const struct fault *f)
+{
+	return f->subcode_ns != NULL && strcmp(f->subcode_ns, NS_PC) == 0 && f->subcode != NULL &&
+	    (strcmp(f->subcode, "Moved") == 0 || strcmp(f->subcode, "ForwardLoop") == 0);
+}
+
 /* The answer to a message whose answer goes elsewhere: HTTP 202, no body. */
 static int
 accepted(struct message *m)
@@ -160,8 +171,9 @@ accepted(struct message *m)
 /*
  * Answer m with fault f (in m's SOAP version), naming conversation id when
  * known. A fault for a wsa:FaultTo (or ReplyTo) address goes there through
- * the outbox, unless it asks the sender to try again (HTTP 503): that one
- * comes back on the connection, like every fault when nothing can store it.
+ * the outbox, unless it asks the sender to try again (HTTP 503) or tells a
+ * relaying node where to go: those come back on the connection, like every
+ * fault when nothing can store it.
  */
 static int
 answer_fault(struct dispatch *d, struct message *m, const char *id, const struct fault *f)
@@ -169,7 +181,7 @@ answer_fault(struct dispatch *d, struct message *m, const char *id, const struct
 	enum soap_version v = m->env.soap == SOAP_V12 ? SOAP_V12 : SOAP_V11;
 
 	atomic_fetch_add(&d->faults, 1);
-	if (m->fault_kind == OUTBOX_HTTP && fault_http_status(v, f) != 503 &&
+	if (m->fault_kind == OUTBOX_HTTP && fault_http_status(v, f) != 503 && !routing(f) &&
 	    queue_fault(d, m, id, f) == 0)
 		return accepted(m);
 	buf_reset(m->out);
