@@ -25,6 +25,7 @@
 #include "registry.h"
 #include "holdings.h"
 #include "outbox.h"
+#include "replies.h"
 #include "store.h"
 
 #define START_KEY_PREFIX "start:"
@@ -144,20 +145,6 @@ dispatch_worker_free(struct dispatch_worker *w)
 	free(w);
 }
 
-static int queue_fault(struct dispatch *d, struct message *m, const char *id,
-    const struct fault *f);
-
-/*
- * Whether f tells the node that relayed a message where its conversation
- * is (pc:Moved, pc:ForwardLoop): that node acts on it, so it goes back.
- */
-static int
-routing(const struct fault *f)
-{
-	return f->subcode_ns != NULL && strcmp(f->subcode_ns, NS_PC) == 0 && f->subcode != NULL &&
-	    (strcmp(f->subcode, "Moved") == 0 || strcmp(f->subcode, "ForwardLoop") == 0);
-}
-
 /* The answer to a message whose answer goes elsewhere: HTTP 202, no body. */
 static int
 accepted(struct message *m)
@@ -181,9 +168,11 @@ answer_fault(struct dispatch *d, struct message *m, const char *id, const struct
 	enum soap_version v = m->env.soap == SOAP_V12 ? SOAP_V12 : SOAP_V11;
 
 	atomic_fetch_add(&d->faults, 1);
-	if (m->fault_kind == OUTBOX_HTTP && fault_http_status(v, f) != 503 && !routing(f) &&
-	    queue_fault(d, m, id, f) == 0)
+	if (m->fault_kind == OUTBOX_HTTP && fault_http_status(v, f) != 503 && !replies_routing(f) &&
+	    replies_queue_fault(d->holdings, m, id, f) == 0) {
+		atomic_fetch_add(&d->queued, 1);
 		return accepted(m);
+	}
 	buf_reset(m->out);
 	if (envelope_write_fault(m->out, v, &m->env, id, f) != 0) {
 		buf_reset(m->out);
@@ -223,252 +212,15 @@ answer_replay(struct dispatch *d, struct message *m, const struct buf *response,
 	return answer_ok(m, soap == SOAP_V12 ? SOAP_V12 : SOAP_V11);
 }
 
-/* Fill f for a wsa:ReplyTo or wsa:FaultTo (header) at an address no message can be sent to. */
-static int
-unusable_address(const struct envelope *env, const char *header, const char *address,
-    struct fault *f)
-{
-	const char *ns = env->wsa == WSA_2004 ? NS_WSA2004 : NS_WSA10;
-
-	fault_set(f, FAULT_SENDER, ns, env->wsa == WSA_2004 ? "InvalidMessageInformationHeader" :
-	    "InvalidAddressingHeader", "wsa:%s is %s, which this node cannot send to: give an "
-	    "http:// URL, or the anonymous address for the answer on the request's connection",
-	    header, address);
-	if (env->wsa != WSA_2004)
-		f->subsubcode = "InvalidAddress";
-	f->problem_header_ns = ns;
-	f->problem_header = header;
-	return PARLEY_EFAULT;
-}
-
-/*
- * Where m's answer and its faults go (m->reply_kind, m->fault_kind): back
- * on the connection (anonymous), nowhere (a ReplyTo of WS-Addressing 1.0's
- * none: *one_way; its faults still come back), or to an http:// address
- * through the outbox (a fault to FaultTo when it is one, else to ReplyTo).
- * Any other address is a Sender fault, answered on the connection.
- */
-static int
-check_reply_addresses(struct message *m, struct fault *f, int *one_way)
-{
-	const struct envelope *env = &m->env;
-	enum outbox_address r = OUTBOX_ANONYMOUS, fk;
-
-	*one_way = 0;
-	m->reply_kind = m->fault_kind = OUTBOX_ANONYMOUS;
-	if (env->reply_to != NULL &&
-	    (r = outbox_address_kind(env->reply_to, env->wsa)) == OUTBOX_UNUSABLE)
-		return unusable_address(env, "ReplyTo", env->reply_to, f);
-	fk = r == OUTBOX_HTTP ? OUTBOX_HTTP : OUTBOX_ANONYMOUS;
-	if (env->fault_to != NULL) {
-		fk = outbox_address_kind(env->fault_to, env->wsa);
-		if (fk == OUTBOX_UNUSABLE)
-			return unusable_address(env, "FaultTo", env->fault_to, f);
-		if (fk == OUTBOX_NONE)
-			fk = OUTBOX_ANONYMOUS;
-	}
-	m->reply_kind = (unsigned char)r;
-	m->fault_kind = (unsigned char)fk;
-	*one_way = r == OUTBOX_NONE;
-	return 0;
-}
-
-/* The wsa:Action of fault f in WS-Addressing version wsa (as envelope.c writes it). */
-static const char *
-fault_action(enum wsa_version wsa, const struct fault *f)
-{
-	if (wsa == WSA_2004)
-		return NS_WSA2004 "/fault";
-	if (f->subcode_ns != NULL && strcmp(f->subcode_ns, NS_WSA10) == 0)
-		return NS_WSA10 "/fault";
-	return NS_WSA10 "/soap/fault";
-}
-
-/*
- * Put records into the outbox of group (this node's own group when group is
- * NULL or not served here), in a transaction of their own. Returns 0 or a
- * PARLEY_E code (PARLEY_ENOENT: no group to put them in is served here).
- */
-static int
-queue_alone(struct dispatch *d, const char *group, const struct store_record *recs, size_t n)
-{
-	struct store *st = NULL;
-	struct holding *ref = NULL;
-	int rc;
-
-	if (group == NULL || holdings_acquire(d->holdings, group, &st, &ref) != 0) {
-		if (holdings_acquire(d->holdings, holdings_home(d->holdings), &st, &ref) != 0)
-			return PARLEY_ENOENT;
-	}
-	rc = store_outbox_put(st, recs, n);
-	holdings_release(ref);
-	/* Not acknowledged is stored here all the same; a failover may lose it. */
-	if (rc == PARLEY_ENOTACKED)
-		rc = 0;
-	if (rc == 0)
-		atomic_fetch_add(&d->queued, n);
-	return rc;
-}
-
-/*
- * Queue fault f for m to its wsa:FaultTo address (else its ReplyTo), in
- * the outbox of conversation id's group (or this node's own). Returns 0
- * once stored, else a PARLEY_E code and nothing is queued.
- */
-static int
-queue_fault(struct dispatch *d, struct message *m, const char *id, const struct fault *f)
-{
-	const struct envelope *env = &m->env;
-	enum soap_version v = env->soap == SOAP_V12 ? SOAP_V12 : SOAP_V11;
-	int to_fault = env->fault_to != NULL &&
-	    outbox_address_kind(env->fault_to, env->wsa) == OUTBOX_HTTP;
-	char msgid[OUTBOX_MSGID_MAX], group[IDGEN_GROUP_MAX + 1];
-	struct envelope_dest dest;
-	struct outbox_entry e;
-	struct store_record r;
-	struct buf out = BUF_INIT, rec = BUF_INIT;
-	int rc;
-
-	if ((rc = outbox_message_id(msgid)) != 0)
-		return rc;
-	dest.to = to_fault ? env->fault_to : env->reply_to;
-	dest.message_id = msgid;
-	dest.refparams = to_fault ? env->fault_to_params : env->reply_to_params;
-	if ((rc = envelope_write_fault_to(&out, v, env, id, f, &dest)) != 0)
-		goto done;
-	memset(&e, 0, sizeof e);
-	e.created_ms = e.next_ms = dispatch_now_ms();
-	e.soap = v;
-	e.message_id = msgid;
-	e.address = (char *)(uintptr_t)dest.to;
-	e.action = (char *)(uintptr_t)fault_action(env->wsa, f);
-	e.envelope = out.data;
-	e.envelope_len = out.len;
-	if ((rc = outbox_entry_encode(&e, &rec)) != 0)
-		goto done;
-	r.key = msgid;
-	r.key_len = strlen(msgid);
-	r.data = rec.data;
-	r.len = rec.len;
-	rc = queue_alone(d, id != NULL && idgen_group(id, group, sizeof group) == 0 ? group : NULL,
-	    &r, 1);
-	if (rc == 0)
-		log_debug("fault for %s queued to %s", env->message_id != NULL ? env->message_id :
-		    "a message", dest.to);
-done:
-	buf_free(&out);
-	buf_free(&rec);
-	return rc;
-}
-
-/* What a message sends through the outbox: its answer to ReplyTo, the handler's callbacks. */
-struct outgoing {
-	char reply_id[OUTBOX_MSGID_MAX];
-	struct envelope_dest dest;
-	struct buf reply;                     /* the answer's outbox record */
-	struct store_record recs[1 + PARLEY_CALLBACKS_MAX];
-	size_t n;
-	struct buf partner;                   /* a start's partner record; empty: none */
-};
-
-/*
- * Before the handler runs: when m's answer goes to an address, the answer
- * is written for it (wsa:To, its own MessageID, the reference parameters).
- * Returns 0 or PARLEY_EIO (no random MessageID).
- */
-static int
-outgoing_begin(struct message *m, struct outgoing *o, struct parley_call *call)
-{
-	memset(o, 0, sizeof *o);
-	if (m->reply_kind != OUTBOX_HTTP)
-		return 0;
-	if (outbox_message_id(o->reply_id) != 0)
-		return PARLEY_EIO;
-	o->dest.to = m->env.reply_to;
-	o->dest.message_id = o->reply_id;
-	o->dest.refparams = m->env.reply_to_params;
-	call->reply_dest = &o->dest;
-	return 0;
-}
-
-/*
- * After the handler answered in m->out: the outbox records to store with
- * the message (the answer for ReplyTo, the callbacks) and, for a start, its
- * partner record. Returns 0 or PARLEY_ENOMEM.
- */
-static int
-outgoing_collect(struct message *m, struct outgoing *o, const struct operation *op,
-    const struct parley_call *call)
-{
-	struct outbox_partner p;
-	struct outbox_entry e;
-	unsigned i;
-	int rc;
-
-	if (m->reply_kind == OUTBOX_HTTP) {
-		memset(&e, 0, sizeof e);
-		e.created_ms = e.next_ms = dispatch_now_ms();
-		e.soap = m->env.soap == SOAP_V12 ? SOAP_V12 : SOAP_V11;
-		e.message_id = o->reply_id;
-		e.address = (char *)(uintptr_t)m->env.reply_to;
-		e.action = (char *)(uintptr_t)(op->output_action != NULL ? op->output_action : "");
-		e.envelope = m->out->data;
-		e.envelope_len = m->out->len;
-		if ((rc = outbox_entry_encode(&e, &o->reply)) != 0)
-			return rc;
-		o->recs[o->n].key = o->reply_id;
-		o->recs[o->n].key_len = strlen(o->reply_id);
-		o->recs[o->n].data = o->reply.data;
-		o->recs[o->n].len = o->reply.len;
-		o->n++;
-	}
-	for (i = 0; i < call->n_callbacks; i++) {
-		o->recs[o->n].key = call->callbacks[i].key;
-		o->recs[o->n].key_len = strlen(call->callbacks[i].key);
-		o->recs[o->n].data = call->callbacks[i].rec.data;
-		o->recs[o->n].len = call->callbacks[i].rec.len;
-		o->n++;
-	}
-	if (op->phase == PARLEY_PHASE_START) {
-		rc = outbox_partner_from(&m->env, &p);
-		if (rc == PARLEY_ENOENT)
-			return 0;
-		if (rc == 0)
-			rc = outbox_partner_encode(&p, &o->partner);
-		outbox_partner_clear(&p);
-		return rc;
-	}
-	return 0;
-}
-
-/* Point c at what o holds for the commit. */
-static void
-outgoing_commit(const struct outgoing *o, struct store_commit *c)
-{
-	c->outbox = o->n > 0 ? o->recs : NULL;
-	c->n_outbox = o->n;
-	if (o->partner.len > 0) {
-		c->partner = o->partner.data;
-		c->partner_len = o->partner.len;
-	}
-}
-
 /* The answer of m once its commit (with o's records) succeeded. */
 static int
-outgoing_done(struct dispatch *d, struct message *m, const struct outgoing *o)
+answer_committed(struct dispatch *d, struct message *m, const struct replies *o)
 {
 	if (o->n > 0)
 		atomic_fetch_add(&d->queued, o->n);
 	if (m->reply_kind == OUTBOX_HTTP)
 		return accepted(m);
 	return answer_ok(m, m->env.soap);
-}
-
-static void
-outgoing_free(struct outgoing *o)
-{
-	buf_free(&o->reply);
-	buf_free(&o->partner);
 }
 
 /* The service name in a wsa:To URL's path /services/NAME, copied to name. */
@@ -660,12 +412,12 @@ run_stateless(struct dispatch *d, struct dispatch_worker *w, struct message *m,
     const struct service *svc, const struct operation *op)
 {
 	struct parley_call call;
-	struct outgoing o;
+	struct replies o;
 	struct fault f;
 	int rc;
 
 	call_init(&call, d, svc, op, &m->env, NULL);
-	if (outgoing_begin(m, &o, &call) != 0) {
+	if (replies_begin(m, &o, &call) != 0) {
 		fault_set(&f, FAULT_RECEIVER, NULL, NULL, "no random bytes for a MessageID");
 		rc = answer_fault(d, m, NULL, &f);
 		goto out;
@@ -678,9 +430,11 @@ run_stateless(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 	}
 	if (m->reply_kind == OUTBOX_HTTP) {
 		/* No commit to go with: the answer is stored in this node's own group alone. */
-		rc = outgoing_collect(m, &o, op, &call);
+		rc = replies_collect(m, &o, op, &call);
 		if (rc == 0)
-			rc = queue_alone(d, holdings_home(d->holdings), o.recs, o.n);
+			rc = replies_queue(d->holdings, holdings_home(d->holdings), o.recs, o.n);
+		if (rc == 0)
+			atomic_fetch_add(&d->queued, o.n);
 		if (rc == PARLEY_ENOENT) {
 			unavailable(d, &f, holdings_home(d->holdings));
 			rc = answer_fault(d, m, NULL, &f);
@@ -697,7 +451,7 @@ run_stateless(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 	}
 	rc = answer_ok(m, m->env.soap);
 out:
-	outgoing_free(&o);
+	replies_free(&o);
 	call_release(&call);
 	return rc;
 }
@@ -730,7 +484,7 @@ run_start(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 	struct parley_call call;
 	struct conv_meta meta;
 	struct store_commit c;
-	struct outgoing o;
+	struct replies o;
 	struct buf replay = BUF_INIT;
 	char id[IDGEN_ID_MAX];
 	char *start_key = NULL;
@@ -802,14 +556,14 @@ run_start(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 		goto fault;
 	}
 	call.id = id;
-	if (outgoing_begin(m, &o, &call) != 0) {
+	if (replies_begin(m, &o, &call) != 0) {
 		fault_set(&f, FAULT_RECEIVER, NULL, NULL, "no random bytes for a MessageID");
 		goto fault;
 	}
 	/* A start that faults keeps nothing: its answer names no conversation. */
 	if (invoke(w, m, svc, &call, &f) != 0)
 		goto fault;
-	if (outgoing_collect(m, &o, op, &call) != 0) {
+	if (replies_collect(m, &o, op, &call) != 0) {
 		fault_set(&f, FAULT_RECEIVER, NULL, NULL, "out of memory");
 		goto fault;
 	}
@@ -830,7 +584,7 @@ run_start(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 	c.response = m->out->data;
 	c.response_len = m->out->len;
 	c.soap = m->env.soap;
-	outgoing_commit(&o, &c);
+	replies_commit(&o, &c);
 	/* The lease may have run out while the handler ran: then nothing is stored. */
 	if (!holdings_serves(d->holdings, holdings_home(d->holdings))) {
 		unavailable(d, &f, holdings_home(d->holdings));
@@ -854,7 +608,7 @@ run_start(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 	if (d->locator != NULL)
 		locator_started(d->locator, id, svc->name, m->env.reply_to, meta.created_ms);
 	log_debug("%s %s started %s", svc->name, op->name, id);
-	rc = outgoing_done(d, m, &o);
+	rc = answer_committed(d, m, &o);
 	goto out;
 fault:
 	rc = answer_fault(d, m, NULL, &f);
@@ -866,7 +620,7 @@ out:
 	conv_meta_clear(&meta);
 	buf_free(&replay);
 	buf_free(&call.bean_out);
-	outgoing_free(&o);
+	replies_free(&o);
 	call_release(&call);
 	return rc;
 }
@@ -883,7 +637,7 @@ run_held(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 	struct store_conv conv;
 	struct parley_call call;
 	struct store_commit c;
-	struct outgoing o;
+	struct replies o;
 	struct fault f;
 	struct store *st = NULL;
 	struct holding *ref = NULL;
@@ -952,7 +706,7 @@ run_held(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 	call.bean_in_len = conv.bean.len;
 	call.bean_version = conv.meta.bean_version;
 	call.store = st;
-	if (outgoing_begin(m, &o, &call) != 0) {
+	if (replies_begin(m, &o, &call) != 0) {
 		fault_set(&f, FAULT_RECEIVER, NULL, NULL, "no random bytes for a MessageID");
 		goto fault;
 	}
@@ -960,7 +714,7 @@ run_held(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 		buf_free(&call.bean_out);
 		goto fault;
 	}
-	if (outgoing_collect(m, &o, op, &call) != 0) {
+	if (replies_collect(m, &o, op, &call) != 0) {
 		buf_free(&call.bean_out);
 		fault_set(&f, FAULT_RECEIVER, NULL, NULL, "out of memory");
 		goto fault;
@@ -981,7 +735,7 @@ run_held(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 	c.response = m->out->data;
 	c.response_len = m->out->len;
 	c.soap = m->env.soap;
-	outgoing_commit(&o, &c);
+	replies_commit(&o, &c);
 	if (!holdings_serves(d->holdings, group)) {
 		buf_free(&call.bean_out);
 		unavailable(d, &f, group);
@@ -1009,14 +763,14 @@ run_held(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 			locator_ended(d->locator, id, now);
 		log_debug("%s %s finished %s", svc->name, op->name, id);
 	}
-	rc = outgoing_done(d, m, &o);
+	rc = answer_committed(d, m, &o);
 	goto out;
 fault:
 	rc = answer_fault(d, m, id, &f);
 out:
 	holdings_release(ref);
 	store_conv_clear(&conv);
-	outgoing_free(&o);
+	replies_free(&o);
 	call_release(&call);
 	return rc;
 }
@@ -1115,7 +869,7 @@ prepare(struct dispatch *d, const struct registry_view *v, struct message *m,
 		goto fault;
 	if (route(v, m, svc, op, &f) != 0)
 		goto fault;
-	if (check_reply_addresses(m, &f, one_way) != 0)
+	if (replies_check(m, &f, one_way) != 0)
 		goto fault;
 	if ((*op)->phase == PARLEY_PHASE_START && !owns(d, holdings_home(d->holdings))) {
 		/* This node's group is served elsewhere now (it came back as its secondary). */
@@ -1201,7 +955,7 @@ run_parked(struct dispatch *d, struct dispatch_worker *w, struct gate_waiter *ne
 	 * service may have been redeployed or undeployed since: route it again,
 	 * in the services deployed now.
 	 */
-	(void)check_reply_addresses(m, &(struct fault){ 0 }, &one_way);
+	(void)replies_check(m, &(struct fault){ 0 }, &one_way);
 	if (route(v, m, &svc, &op, &f) != 0) {
 		answer_fault(d, m, m->env.conversation_id, &f);
 	} else if (op->phase != PARLEY_PHASE_CONTINUE && op->phase != PARLEY_PHASE_FINISH) {
