@@ -326,6 +326,10 @@ restart_keys(const struct conf *a, const struct conf *b, char *out, size_t len)
 	note_key(out, len, "send_timeout", a->send_timeout_ms != b->send_timeout_ms);
 	note_key(out, len, "keepalive_timeout", a->keepalive_timeout_ms != b->keepalive_timeout_ms);
 	note_key(out, len, "pid_file", strcmp(a->pid_file, b->pid_file) != 0);
+	note_key(out, len, "callback_retry_min", a->callback_retry_min_ms != b->callback_retry_min_ms);
+	note_key(out, len, "callback_retry_max", a->callback_retry_max_ms != b->callback_retry_max_ms);
+	note_key(out, len, "callback_ttl", a->callback_ttl_ms != b->callback_ttl_ms);
+	note_key(out, len, "callback_timeout", a->callback_timeout_ms != b->callback_timeout_ms);
 }
 
 /* SIGHUP: re-read the file; keep the old configuration when the new one is bad. */

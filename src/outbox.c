@@ -391,12 +391,8 @@ collect_one(void *arg, const void *key, size_t klen, const void *data, size_t le
 		return 0;
 	}
 	ob->seen++;
-	if (outbox_entry_decode(data, len, &e) != 0) {
-		log_warnx("outbox: group %s holds a damaged entry (%zu bytes); it is left alone",
-		    ob->group, len);
-		return 0;
-	}
-	next = e.next_ms;
+	/* A damaged entry is taken as due: send_one drops it, with a warning. */
+	next = outbox_entry_decode(data, len, &e) == 0 ? e.next_ms : ob->now;
 	outbox_entry_clear(&e);
 	if (next > ob->now || ob->n_due == MAX_DUE)
 		return 0;
@@ -448,8 +444,15 @@ send_one(struct outbox *ob, struct due *d)
 	int status = 0, rc, delivered;
 	int64_t now;
 
-	if (outbox_entry_decode(d->rec.data, d->rec.len, &e) != 0)
+	if ((rc = outbox_entry_decode(d->rec.data, d->rec.len, &e)) != 0) {
+		if (rc == PARLEY_EIO && holdings_acquire(ob->holdings, d->group, &st, &ref) == 0) {
+			if (store_outbox_delete(st, d->key.data, d->key.len) == 0)
+				log_warnx("outbox: group %s held a damaged entry (%zu bytes); dropped",
+				    d->group, d->rec.len);
+			holdings_release(ref);
+		}
 		return;
+	}
 	if (e.soap == SOAP_V12)
 		snprintf(ctype, sizeof ctype, "application/soap+xml; charset=utf-8; action=\"%.500s\"",
 		    e.action);
