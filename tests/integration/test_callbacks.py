@@ -245,6 +245,13 @@ def partners(node, sink):
     (h, s), = sink.wait("/starter", 1)
     cid = s.conversation_id()
     check(cid and cid != t.id, "the start's answer names the new conversation")
+    equal(s.header(NS_WSA, "RelatesTo"), msgid, "the start's answer RelatesTo")
+    # The start sent again: the same conversation, answered 202, nothing sent again.
+    a = send(t, "StartCart", '<c:StartCart xmlns:c="%s"/>' % NS_TALLY, msgid=msgid,
+             extra=epr("ReplyTo", sink.url("/starter")))
+    equal(a.status, 202, "the retried StartCart")
+    time.sleep(0.8)
+    equal(len(sink.messages("/starter")), 1, "the retried start sent nothing")
     a = send(t, "Notify", notify_body("second"), conv=cid)
     equal(a.find(NS_TALLY, "NotifyResponse"), "queued", "Notify in the ReplyTo conversation")
     msgs = sink.wait("/starter", 2)

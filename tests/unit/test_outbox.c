@@ -6,11 +6,15 @@
  */
 #include "config.h"
 
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "envelope.h"
+#include "mono.h"
 #include "outbox.h"
 #include "parley.h"
 #include "poster.h"
@@ -280,6 +284,52 @@ test_refparams(void)
 	CU_ASSERT_TRUE(envelope_content_valid(""));
 }
 
+/* A listening socket on 127.0.0.1 that never accepts; its port in *port. */
+static int
+silent_listener(unsigned *port)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof sa;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 4) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
+		return -1;
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+/* A host that takes the connection and never answers costs the time limit, no more. */
+static void
+test_poster_limits(void)
+{
+	char url[64], err[256];
+	unsigned port = 0;
+	int64_t t0;
+	int fd, status = 0;
+
+	fd = silent_listener(&port);
+	CU_ASSERT_TRUE_FATAL(fd >= 0);
+	snprintf(url, sizeof url, "http://127.0.0.1:%u/cb", port);
+	t0 = mono_ms();
+	CU_ASSERT_EQUAL(poster_post(url, "text/xml", "a", "<x/>", 4, 300, &status, err,
+	    sizeof err), PARLEY_ETIMEDOUT);
+	CU_ASSERT_TRUE(mono_ms() - t0 >= 250);
+	CU_ASSERT_TRUE(mono_ms() - t0 < 2000);
+	close(fd);
+	/* Nobody listens there now: refused at once. */
+	t0 = mono_ms();
+	CU_ASSERT_EQUAL(poster_post(url, "text/xml", NULL, "<x/>", 4, 5000, &status, err,
+	    sizeof err), PARLEY_EIO);
+	CU_ASSERT_TRUE(mono_ms() - t0 < 1000);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "cannot connect"));
+	CU_ASSERT_EQUAL(poster_post("ftp://x/", "text/xml", NULL, "", 0, 100, &status, err,
+	    sizeof err), PARLEY_EINVAL);
+}
+
 int
 main(void)
 {
@@ -291,6 +341,7 @@ main(void)
 		{ "MessageIDs are random UUIDs", test_message_id },
 		{ "the store keeps entries and partners with a commit", test_store },
 		{ "reference parameters are captured to stand alone", test_refparams },
+		{ "a post is bounded by its time limit", test_poster_limits },
 		{ NULL, NULL }
 	};
 
