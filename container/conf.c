@@ -131,6 +131,16 @@ static const struct key keys[] = {
 	  "how long an ended conversation's answers stay for retries" },
 	{ "checkpoint_interval", K_DURATION, NUM(checkpoint_interval_ms), 100, 86400000, "60s",
 	  "how often the disk store is checkpointed and old logs removed" },
+	{ "callback_retry_min", K_DURATION, NUM(callback_retry_min_ms), 10, 86400000, "1s",
+	  "a message to a wsa:ReplyTo/FaultTo address or a handler's callback that could not be "
+	  "delivered is tried again after this, then after twice as long each time" },
+	{ "callback_retry_max", K_DURATION, NUM(callback_retry_max_ms), 10, 86400000, "60s",
+	  "the longest wait between two attempts to deliver a message (at least "
+	  "callback_retry_min)" },
+	{ "callback_ttl", K_DURATION, NUM(callback_ttl_ms), 10, 2592000000u, "86400s",
+	  "a message not delivered this long after it was queued is dropped (and logged)" },
+	{ "callback_timeout", K_DURATION, NUM(callback_timeout_ms), 10, 600000, "5s",
+	  "how long one delivery may take: connecting, sending and waiting for the HTTP status" },
 	{ "log_level", K_LEVEL, NUM(log_level), 0, 0, "info",
 	  "warn, info or debug" },
 	{ "pid_file", K_STRING, STR(pid_file), 0, 0, "",

@@ -56,6 +56,10 @@ struct conf {
 	unsigned sweep_interval_ms;
 	unsigned tombstone_ttl_ms;
 	unsigned checkpoint_interval_ms;
+	unsigned callback_retry_min_ms;
+	unsigned callback_retry_max_ms;
+	unsigned callback_ttl_ms;
+	unsigned callback_timeout_ms;
 	int log_level;
 	char pid_file[CONF_PATH_MAX];
 };

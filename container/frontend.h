@@ -13,6 +13,7 @@
 struct dispatch;
 struct registry;
 struct holdings;
+struct outbox;
 struct conf;
 struct locator;
 struct router;
@@ -22,6 +23,7 @@ struct frontend {
 	struct dispatch *dispatch;
 	struct registry *registry;
 	struct holdings *holdings;
+	struct outbox *outbox;          /* the sender of answers and callbacks; NULL: none */
 	const struct conf *conf;
 	struct server *server;          /* set once the server has started */
 	struct locator *locator;

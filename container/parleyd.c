@@ -30,6 +30,7 @@
 #include "log.h"
 #include "manager.h"
 #include "mgrsoap.h"
+#include "outbox.h"
 #include "parley.h"
 #include "registry.h"
 #include "router.h"
@@ -325,6 +326,10 @@ restart_keys(const struct conf *a, const struct conf *b, char *out, size_t len)
 	note_key(out, len, "send_timeout", a->send_timeout_ms != b->send_timeout_ms);
 	note_key(out, len, "keepalive_timeout", a->keepalive_timeout_ms != b->keepalive_timeout_ms);
 	note_key(out, len, "pid_file", strcmp(a->pid_file, b->pid_file) != 0);
+	note_key(out, len, "callback_retry_min", a->callback_retry_min_ms != b->callback_retry_min_ms);
+	note_key(out, len, "callback_retry_max", a->callback_retry_max_ms != b->callback_retry_max_ms);
+	note_key(out, len, "callback_ttl", a->callback_ttl_ms != b->callback_ttl_ms);
+	note_key(out, len, "callback_timeout", a->callback_timeout_ms != b->callback_timeout_ms);
 }
 
 /* SIGHUP: re-read the file; keep the old configuration when the new one is bad. */
@@ -537,6 +542,8 @@ main(int argc, char **argv)
 	struct holdings *held = NULL;
 	struct dispatch *disp = NULL;
 	struct dispatch_worker *house = NULL;
+	struct outbox *sender = NULL;
+	struct outbox_config ocfg;
 	struct server *srv = NULL;
 	struct frontend fe;
 	struct server_hooks hooks;
@@ -673,10 +680,23 @@ main(int argc, char **argv)
 	sigaddset(&block, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
 
+	/* The sender's thread, like the workers', starts with the signals blocked. */
+	memset(&ocfg, 0, sizeof ocfg);
+	ocfg.retry_min_ms = conf.callback_retry_min_ms;
+	ocfg.retry_max_ms = conf.callback_retry_max_ms;
+	ocfg.ttl_ms = conf.callback_ttl_ms;
+	ocfg.timeout_ms = conf.callback_timeout_ms;
+	if (conf.role == CONF_ROLE_NODE && outbox_start(&sender, held, &ocfg) != 0) {
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		snprintf(err, sizeof err, "cannot start the outbox's sender");
+		goto fail_msg;
+	}
+
 	memset(&fe, 0, sizeof fe);
 	fe.dispatch = disp;
 	fe.registry = reg;
 	fe.holdings = held;
+	fe.outbox = sender;
 	fe.conf = &conf;
 	fe.started_ms = dispatch_now_ms();
 	fe.listen_wildcard = is_wildcard(conf.listen);
@@ -762,6 +782,8 @@ fail_msg:
 	tell_parent(&ready_fd, err);
 out:
 	server_stop(srv, 0);
+	/* Before the stores close: a post under way ends within callback_timeout. */
+	outbox_stop(sender);
 	cluster_close(&cp);
 	dispatch_worker_free(house);
 	dispatch_destroy(disp);

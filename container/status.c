@@ -18,6 +18,7 @@
 #include "router.h"
 #include "server.h"
 #include "holdings.h"
+#include "outbox.h"
 #include "store.h"
 
 static const char *phase_names[] = { "none", "start", "continue", "finish" };
@@ -300,6 +301,15 @@ status_write(struct frontend *f, struct buf *b)
 	    "\"refused\":%llu,\"open\":%u,\"busy\":%u}",
 	    (unsigned long long)ss.accepted, (unsigned long long)ss.requests,
 	    (unsigned long long)ss.timeouts, (unsigned long long)ss.refused, ss.open, ss.busy);
+	{
+		struct outbox_stats os;
+
+		outbox_get_stats(f->outbox, &os);
+		buf_printf(b, ",\"callbacks\":{\"queued\":%llu,\"delivered\":%llu,\"retried\":%llu,"
+		    "\"given_up\":%llu,\"pending\":%u}", (unsigned long long)ds.queued,
+		    (unsigned long long)os.delivered, (unsigned long long)os.retried,
+		    (unsigned long long)os.given_up, os.pending);
+	}
 	if (f->locator != NULL)
 		put_cluster(f, b, now);
 	if (f->manager != NULL && put_manager(f, b) != 0)

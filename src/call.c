@@ -7,13 +7,16 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "envH.h"
 
 #include "call.h"
 #include "envelope.h"
 #include "log.h"
+#include "outbox.h"
 #include "parley.h"
+#include "store.h"
 
 const char *
 parley_call_id(const struct parley_call *call)
@@ -399,7 +402,8 @@ parley_call_response_begin(struct parley_call *call, struct soap *soap)
 	call->stage = CALL_WRITING;
 	/* Document/literal: no SOAP encoding attributes on the response. */
 	soap->encodingStyle = NULL;
-	if (envelope_write_reply_headers(&headers, call->env, call->op->output_action, call->id) != 0) {
+	if (envelope_write_reply_headers_to(&headers, call->env, call->op->output_action, call->id,
+	    call->reply_dest) != 0) {
 		buf_free(&headers);
 		return soap->error = SOAP_EOM;
 	}
@@ -432,4 +436,91 @@ parley_call_response_end(struct parley_call *call, struct soap *soap)
 	if (call->soap_out == NULL || buf_puts(call->response, call->soap_out) != 0)
 		return soap->error = SOAP_EOM;
 	return 0;
+}
+
+void
+call_release(struct parley_call *call)
+{
+	unsigned i;
+
+	for (i = 0; i < call->n_callbacks; i++)
+		buf_free(&call->callbacks[i].rec);
+	call->n_callbacks = 0;
+	outbox_partner_clear(&call->partner);
+	call->partner_state = 0;
+}
+
+/* Find the conversation's partner: 0 with call->partner set, or PARLEY_ENOENT and others. */
+static int
+find_partner(struct parley_call *call)
+{
+	struct buf rec = BUF_INIT;
+	int rc;
+
+	if (call->partner_state == 1)
+		return 0;
+	if (call->partner_state == -1)
+		return PARLEY_ENOENT;
+	if (call->op->phase == PARLEY_PHASE_START)
+		rc = outbox_partner_from(call->env, &call->partner);
+	else if (call->store == NULL || call->id == NULL)
+		rc = PARLEY_ENOENT;
+	else if ((rc = store_partner_get(call->store, call->id, &rec)) == 0 &&
+	    (rc = outbox_partner_decode(rec.data, rec.len, &call->partner)) == PARLEY_EIO)
+		log_warnx("the partner record of conversation %s is damaged", call->id);
+	buf_free(&rec);
+	if (rc == 0)
+		call->partner_state = 1;
+	else if (rc == PARLEY_ENOENT)
+		call->partner_state = -1;
+	return rc;
+}
+
+int
+parley_callback(struct parley_call *call, const char *action, const char *body_xml)
+{
+	struct call_callback *cb;
+	struct outbox_entry e;
+	struct envelope_dest dest;
+	struct buf env = BUF_INIT;
+	struct timespec ts;
+	int rc;
+
+	if (call->op->phase == PARLEY_PHASE_NONE)
+		return PARLEY_ESTATE;
+	if (action == NULL || action[0] == '\0' || body_xml == NULL)
+		return PARLEY_EINVAL;
+	if (call->n_callbacks >= PARLEY_CALLBACKS_MAX)
+		return PARLEY_ELIMIT;
+	if (!envelope_content_valid(body_xml))
+		return PARLEY_EINVAL;
+	if ((rc = find_partner(call)) != 0)
+		return rc;
+	cb = &call->callbacks[call->n_callbacks];
+	if ((rc = outbox_message_id(cb->key)) != 0)
+		return rc;
+	dest.to = call->partner.address;
+	dest.message_id = cb->key;
+	dest.refparams = call->partner.refparams;
+	if ((rc = envelope_write_message(&env, call->partner.soap, call->partner.wsa, &dest,
+	    action, call->id, body_xml)) != 0)
+		goto done;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	memset(&e, 0, sizeof e);
+	e.created_ms = e.next_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	e.soap = call->partner.soap;
+	e.message_id = cb->key;
+	e.address = call->partner.address;
+	e.action = (char *)(uintptr_t)action;
+	e.envelope = env.data;
+	e.envelope_len = env.len;
+	buf_reset(&cb->rec);
+	if ((rc = outbox_entry_encode(&e, &cb->rec)) != 0) {
+		buf_free(&cb->rec);
+		goto done;
+	}
+	call->n_callbacks++;
+done:
+	buf_free(&env);
+	return rc;
 }

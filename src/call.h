@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "envelope.h"
+#include "outbox.h"
 #include "parley.h"
 #include "registry.h"
 
@@ -18,6 +19,8 @@ enum bean_soap_state {
 	BEAN_SOAP_READING,     /* between parley_bean_read_begin and _end */
 	BEAN_SOAP_WRITING      /* between parley_bean_write_begin and _end */
 };
+
+struct store;
 
 enum call_stage {
 	CALL_READING = 0,      /* the glue is reading the request */
@@ -62,6 +65,17 @@ struct parley_call {
 	struct buf bean_xml;            /* bean_in copied NUL-terminated at the first read, for
 					   bean_soap; whoever changes bean_in frees it first */
 	const char *bean_soap_out;      /* bean_soap's output string (its os) */
+	/* where the response goes when not back on the connection; NULL: back */
+	const struct envelope_dest *reply_dest;
+	/* parley_callback: the conversation's store (its partner record) and what was queued */
+	struct store *store;
+	int partner_state;              /* 0: not looked up yet, 1: in partner, -1: none */
+	struct outbox_partner partner;
+	unsigned n_callbacks;
+	struct call_callback {
+		char key[OUTBOX_MSGID_MAX];     /* its MessageID, the outbox key */
+		struct buf rec;                 /* its outbox record */
+	} callbacks[PARLEY_CALLBACKS_MAX];
 };
 
 /*
@@ -70,6 +84,12 @@ struct parley_call {
  * left as they are. A call that made none is left unchanged.
  */
 void call_end_soap(struct parley_call *call);
+
+/*
+ * Release what parley_callback and the partner lookup left in call (not
+ * the bean). call must have been zeroed before it was used.
+ */
+void call_release(struct parley_call *call);
 
 /*
  * The context a builtin service was registered with (registry_add_builtin),

@@ -24,6 +24,8 @@
 #include "parley.h"
 #include "registry.h"
 #include "holdings.h"
+#include "outbox.h"
+#include "replies.h"
 #include "store.h"
 
 #define START_KEY_PREFIX "start:"
@@ -41,6 +43,7 @@ struct dispatch {
 	atomic_uint max_conversations;
 	atomic_size_t max_bean_bytes;
 	atomic_uint_fast64_t messages, faults, replays, parked, started, finished, expired;
+	atomic_uint_fast64_t queued;
 };
 
 struct dispatch_worker {
@@ -145,13 +148,34 @@ dispatch_worker_free(struct dispatch_worker *w)
 	free(w);
 }
 
-/* Answer m with fault f (in m's SOAP version), naming conversation id when known. */
+/* The answer to a message whose answer goes elsewhere: HTTP 202, no body. */
+static int
+accepted(struct message *m)
+{
+	buf_reset(m->out);
+	m->status = 202;
+	m->content_type = NULL;
+	return 0;
+}
+
+/*
+ * Answer m with fault f (in m's SOAP version), naming conversation id when
+ * known. A fault for a wsa:FaultTo (or ReplyTo) address goes there through
+ * the outbox, unless it asks the sender to try again (HTTP 503) or tells a
+ * relaying node where to go: those come back on the connection, like every
+ * fault when nothing can store it.
+ */
 static int
 answer_fault(struct dispatch *d, struct message *m, const char *id, const struct fault *f)
 {
 	enum soap_version v = m->env.soap == SOAP_V12 ? SOAP_V12 : SOAP_V11;
 
 	atomic_fetch_add(&d->faults, 1);
+	if (m->fault_kind == OUTBOX_HTTP && fault_http_status(v, f) != 503 && !replies_routing(f) &&
+	    replies_queue_fault(d->holdings, m, id, f) == 0) {
+		atomic_fetch_add(&d->queued, 1);
+		return accepted(m);
+	}
 	buf_reset(m->out);
 	if (envelope_write_fault(m->out, v, &m->env, id, f) != 0) {
 		buf_reset(m->out);
@@ -179,6 +203,9 @@ static int
 answer_replay(struct dispatch *d, struct message *m, const struct buf *response, int soap)
 {
 	atomic_fetch_add(&d->replays, 1);
+	/* Its answer was queued with the commit that kept it: not again. */
+	if (m->reply_kind == OUTBOX_HTTP)
+		return accepted(m);
 	buf_reset(m->out);
 	if (buf_append(m->out, response->data, response->len) != 0) {
 		struct fault f;
@@ -188,40 +215,15 @@ answer_replay(struct dispatch *d, struct message *m, const struct buf *response,
 	return answer_ok(m, soap == SOAP_V12 ? SOAP_V12 : SOAP_V11);
 }
 
-/* Fill f for a wsa:ReplyTo or wsa:FaultTo (header) at an address we cannot use. */
+/* The answer of m once its commit (with o's records) succeeded. */
 static int
-only_anonymous(const struct envelope *env, const char *header, const char *address,
-    struct fault *f)
+answer_committed(struct dispatch *d, struct message *m, const struct replies *o)
 {
-	const char *ns = env->wsa == WSA_2004 ? NS_WSA2004 : NS_WSA10;
-
-	fault_set(f, FAULT_SENDER, ns, "OnlyAnonymousAddressSupported",
-	    "wsa:%s is %s, but this node answers only on the connection the request came on "
-	    "(use the anonymous address)", header, address);
-	f->problem_header_ns = ns;
-	f->problem_header = header;
-	return PARLEY_EFAULT;
-}
-
-/*
- * A reply or fault address other than anonymous is not ours to use yet;
- * a ReplyTo of WS-Addressing 1.0's none asks for no answer (*one_way).
- */
-static int
-check_reply_addresses(const struct envelope *env, struct fault *f, int *one_way)
-{
-	const char *anon = env->wsa == WSA_2004 ? WSA2004_ANONYMOUS : WSA10_ANONYMOUS;
-
-	*one_way = 0;
-	if (env->reply_to != NULL && strcmp(env->reply_to, anon) != 0) {
-		if (env->wsa != WSA_10 || strcmp(env->reply_to, WSA10_NONE) != 0)
-			return only_anonymous(env, "ReplyTo", env->reply_to, f);
-		*one_way = 1;
-	}
-	if (env->fault_to != NULL && strcmp(env->fault_to, anon) != 0 &&
-	    !(env->wsa == WSA_10 && strcmp(env->fault_to, WSA10_NONE) == 0))
-		return only_anonymous(env, "FaultTo", env->fault_to, f);
-	return 0;
+	if (o->n > 0)
+		atomic_fetch_add(&d->queued, o->n);
+	if (m->reply_kind == OUTBOX_HTTP)
+		return accepted(m);
+	return answer_ok(m, m->env.soap);
 }
 
 /* The service name in a wsa:To URL's path /services/NAME, copied to name. */
@@ -408,20 +410,55 @@ call_init(struct parley_call *call, struct dispatch *d, const struct service *sv
 	call->max_bean_bytes = atomic_load(&d->max_bean_bytes);
 }
 
+static void unavailable(struct dispatch *d, struct fault *f, const char *group);
+
 static int
 run_stateless(struct dispatch *d, struct dispatch_worker *w, struct message *m,
     const struct service *svc, const struct operation *op)
 {
 	struct parley_call call;
+	struct replies o;
 	struct fault f;
 	int rc;
 
 	call_init(&call, d, svc, op, &m->env, NULL);
+	if (replies_begin(m, &o, &call) != 0) {
+		fault_set(&f, FAULT_RECEIVER, NULL, NULL, "no random bytes for a MessageID");
+		rc = answer_fault(d, m, NULL, &f);
+		goto out;
+	}
 	rc = invoke(w, m, svc, &call, &f);
 	buf_free(&call.bean_out);
-	if (rc != 0)
-		return answer_fault(d, m, NULL, &f);
-	return answer_ok(m, m->env.soap);
+	if (rc != 0) {
+		rc = answer_fault(d, m, NULL, &f);
+		goto out;
+	}
+	if (m->reply_kind == OUTBOX_HTTP) {
+		/* No commit to go with: the answer is stored in this node's own group alone. */
+		rc = replies_collect(m, &o, op, &call);
+		if (rc == 0)
+			rc = replies_queue(d->holdings, holdings_home(d->holdings), o.recs, o.n);
+		if (rc == 0)
+			atomic_fetch_add(&d->queued, o.n);
+		if (rc == PARLEY_ENOENT) {
+			unavailable(d, &f, holdings_home(d->holdings));
+			rc = answer_fault(d, m, NULL, &f);
+			goto out;
+		}
+		if (rc != 0) {
+			fault_set(&f, FAULT_RECEIVER, NULL, NULL, "the answer could not be queued for "
+			    "wsa:ReplyTo: %s", parley_strerror(rc));
+			rc = answer_fault(d, m, NULL, &f);
+			goto out;
+		}
+		rc = accepted(m);
+		goto out;
+	}
+	rc = answer_ok(m, m->env.soap);
+out:
+	replies_free(&o);
+	call_release(&call);
+	return rc;
 }
 
 /* Fill f for a message of group that this node does not serve at the moment. */
@@ -650,6 +687,7 @@ run_start(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 	struct parley_call call;
 	struct conv_meta meta;
 	struct store_commit c;
+	struct replies o;
 	char *start_key = NULL;
 	const char *msgid = m->env.message_id;
 	struct fault f;
@@ -661,6 +699,7 @@ run_start(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 	sc.svc = svc;
 	memset(&meta, 0, sizeof meta);
 	call_init(&call, d, svc, op, &m->env, NULL);
+	memset(&o, 0, sizeof o);
 	snprintf(sc.group, sizeof sc.group, "%s", holdings_home(d->holdings));
 	if (holdings_acquire(d->holdings, sc.group, &sc.st, &sc.ref) != 0) {
 		unavailable(d, &f, sc.group);
@@ -718,6 +757,10 @@ run_start(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 	}
 	call.join = handler_join;
 	call.join_ctx = &sc;
+	if (replies_begin(m, &o, &call) != 0) {
+		fault_set(&f, FAULT_RECEIVER, NULL, NULL, "no random bytes for a MessageID");
+		goto fault;
+	}
 	/* A start that faults keeps nothing: its answer names no conversation. */
 	rc = invoke(w, m, svc, &call, &f);
 	/* parley_join found the answer of this start kept: whatever the handler did, replay it. */
@@ -725,6 +768,10 @@ run_start(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 		goto replay;
 	if (rc != 0)
 		goto fault;
+	if (replies_collect(m, &o, op, &call) != 0) {
+		fault_set(&f, FAULT_RECEIVER, NULL, NULL, "out of memory");
+		goto fault;
+	}
 	snprintf(meta.service, sizeof meta.service, "%s", svc->name);
 	meta.created_ms = meta.last_access_ms = call.now_ms;
 	meta.state = CONV_LIVE;
@@ -744,6 +791,7 @@ run_start(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 	c.response = m->out->data;
 	c.response_len = m->out->len;
 	c.soap = m->env.soap;
+	replies_commit(&o, &c);
 	/* The lease may have run out while the handler ran: then nothing is stored. */
 	if (!holdings_serves(d->holdings, sc.group)) {
 		unavailable(d, &f, sc.group);
@@ -774,7 +822,7 @@ run_start(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 		locator_started(d->locator, sc.id, svc->name, m->env.reply_to, m->env.from,
 		    meta.created_ms);
 	log_debug("%s %s started %s", svc->name, op->name, sc.id);
-	rc = answer_ok(m, m->env.soap);
+	rc = answer_committed(d, m, &o);
 	goto out;
 replay:
 	rc = answer_replay(d, m, &sc.replay, sc.replay_soap);
@@ -792,6 +840,8 @@ out:
 	store_conv_clear(&sc.other);
 	buf_free(&sc.replay);
 	buf_free(&call.bean_out);
+	replies_free(&o);
+	call_release(&call);
 	return rc;
 }
 
@@ -807,6 +857,7 @@ run_held(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 	struct store_conv conv;
 	struct parley_call call;
 	struct store_commit c;
+	struct replies o;
 	struct fault f;
 	struct store *st = NULL;
 	struct holding *ref = NULL;
@@ -815,6 +866,8 @@ run_held(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 	int rc, why;
 
 	memset(&conv, 0, sizeof conv);
+	memset(&call, 0, sizeof call);
+	memset(&o, 0, sizeof o);
 	if (idgen_session(id, session, sizeof session) != 0 ||
 	    idgen_group(id, group, sizeof group) != 0 ||
 	    holdings_acquire(d->holdings, group, &st, &ref) != 0) {
@@ -880,6 +933,11 @@ run_held(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 	call.max_idle_s = conv.meta.max_idle_s;
 	call.created_ms = conv.meta.created_ms;
 	call.now_ms = now;
+	call.store = st;
+	if (replies_begin(m, &o, &call) != 0) {
+		fault_set(&f, FAULT_RECEIVER, NULL, NULL, "no random bytes for a MessageID");
+		goto fault;
+	}
 	if (invoke(w, m, svc, &call, &f) != 0) {
 		buf_free(&call.bean_out);
 		goto fault;
@@ -887,6 +945,11 @@ run_held(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 	/* Stored with this message, they govern the conversation from now on (parley_expiry_set). */
 	conv.meta.max_age_s = call.max_age_s;
 	conv.meta.max_idle_s = call.max_idle_s;
+	if (replies_collect(m, &o, op, &call) != 0) {
+		buf_free(&call.bean_out);
+		fault_set(&f, FAULT_RECEIVER, NULL, NULL, "out of memory");
+		goto fault;
+	}
 	/* A bean written now is in the running version's form (a redeploy may have changed it). */
 	if (call.bean_set)
 		conv.meta.bean_version = svc->version;
@@ -904,6 +967,7 @@ run_held(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 	c.response = m->out->data;
 	c.response_len = m->out->len;
 	c.soap = m->env.soap;
+	replies_commit(&o, &c);
 	if (!holdings_serves(d->holdings, group)) {
 		buf_free(&call.bean_out);
 		unavailable(d, &f, group);
@@ -931,13 +995,15 @@ run_held(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 			locator_ended(d->locator, id, now);
 		log_debug("%s %s finished %s", svc->name, op->name, id);
 	}
-	rc = answer_ok(m, m->env.soap);
+	rc = answer_committed(d, m, &o);
 	goto out;
 fault:
 	rc = answer_fault(d, m, id, &f);
 out:
 	holdings_release(ref);
 	store_conv_clear(&conv);
+	replies_free(&o);
+	call_release(&call);
 	return rc;
 }
 
@@ -1035,7 +1101,7 @@ prepare(struct dispatch *d, const struct registry_view *v, struct message *m,
 		goto fault;
 	if (route(v, m, svc, op, &f) != 0)
 		goto fault;
-	if (check_reply_addresses(&m->env, &f, one_way) != 0)
+	if (replies_check(m, &f, one_way) != 0)
 		goto fault;
 	if (m->env.join_id != NULL && (*op)->phase != PARLEY_PHASE_START) {
 		fault_set(&f, FAULT_SENDER, NS_PC, "InvalidJoin",
@@ -1153,7 +1219,7 @@ run_parked(struct dispatch *d, struct dispatch_worker *w, struct gate_waiter *ne
 	 * service may have been redeployed or undeployed since: route it again,
 	 * in the services deployed now.
 	 */
-	(void)check_reply_addresses(&m->env, &(struct fault){ 0 }, &one_way);
+	(void)replies_check(m, &(struct fault){ 0 }, &one_way);
 	if (route(v, m, &svc, &op, &f) != 0) {
 		answer_fault(d, m, m->env.conversation_id, &f);
 	} else if (op->phase != PARLEY_PHASE_CONTINUE && op->phase != PARLEY_PHASE_FINISH) {
@@ -1203,6 +1269,7 @@ message(struct dispatch *d, const struct registry_view *v, struct dispatch_worke
 	m->heap = NULL;
 	m->extra_headers[0] = '\0';
 	m->group[0] = '\0';
+	m->reply_kind = m->fault_kind = OUTBOX_ANONYMOUS;
 	rc = prepare(d, v, m, &svc, &op, &one_way);
 	if (rc == 2)
 		return PARLEY_DECLINED;
@@ -1380,4 +1447,5 @@ dispatch_get_stats(const struct dispatch *d, struct dispatch_stats *st)
 	st->started = atomic_load(&dd->started);
 	st->finished = atomic_load(&dd->finished);
 	st->expired = atomic_load(&dd->expired);
+	st->queued = atomic_load(&dd->queued);
 }

@@ -63,6 +63,8 @@ struct message {
 	/* private */
 	struct envelope env;
 	struct message *heap;
+	unsigned char reply_kind;       /* where the answer goes (outbox.h's outbox_address) */
+	unsigned char fault_kind;       /* and a fault */
 };
 
 struct dispatch_stats {
@@ -73,6 +75,7 @@ struct dispatch_stats {
 	uint64_t started;
 	uint64_t finished;
 	uint64_t expired;
+	uint64_t queued;                /* answers and callbacks put in the outbox */
 };
 
 struct dispatch;

@@ -104,6 +104,10 @@ struct reader {
 	size_t cap_start;
 	size_t body_ns, body_name;
 	size_t nu_ns, nu_name;  /* the header not understood */
+	/* the reference parameters of the EPR being read, rewritten standalone */
+	int rp_active;          /* inside wsa:ReferenceParameters of block */
+	struct buf rp;
+	size_t rp_off[H_NKINDS];
 	const char *buf;        /* the message, for the Header's byte range */
 	size_t len;
 	size_t envelope_tag_end;
@@ -115,6 +119,8 @@ struct reader {
  * The once-control is the only static state in this file.
  */
 static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
+
+static void rp_text(struct reader *r, const xmlChar *ch, int len);
 
 static void
 xml_init(void)
@@ -286,6 +292,10 @@ on_text(void *ctx, const xmlChar *ch, int len)
 	struct reader *r = ctx;
 	size_t have;
 
+	if (!r->stopped && r->rp_active && r->depth > 4 && len > 0) {
+		rp_text(r, ch, len);
+		return;
+	}
 	if (r->stopped || !r->capturing || r->depth != r->cap_depth || len <= 0)
 		return;
 	/* The limit counts the bytes as sent, white space included. */
@@ -311,6 +321,174 @@ position(const struct reader *r)
 	long pos = xmlByteConsumed(r->ctxt);
 
 	return pos < 0 || (size_t)pos > r->len ? SIZE_MAX : (size_t)pos;
+}
+
+/* ---- reference parameters ------------------------------------------------
+ *
+ * The children of an EPR's wsa:ReferenceParameters are kept as XML text that
+ * stands alone: each element declares every prefix it uses (redundant
+ * declarations are legal XML), so the text can be put into another
+ * message's Header as is. In WS-Addressing 1.0 each top-level element is
+ * echoed as a header block with wsa:IsReferenceParameter="true", which the
+ * text carries already; the submission has no such attribute.
+ */
+
+#define RP_MAX_PREFIXES 16
+
+struct rp_scope {
+	const char *prefix[RP_MAX_PREFIXES];   /* "" for the default namespace */
+	const char *uri[RP_MAX_PREFIXES];
+	unsigned n;
+};
+
+static void rp_fail(struct reader *r);
+
+/* Declare prefix (NULL: the default namespace) as uri on the element being written. */
+static void
+rp_declare(struct reader *r, struct rp_scope *sc, const char *prefix, const char *uri)
+{
+	const char *p = prefix != NULL ? prefix : "";
+	unsigned i;
+	int rc;
+
+	for (i = 0; i < sc->n; i++)
+		if (strcmp(sc->prefix[i], p) == 0)
+			return;
+	if (sc->n == RP_MAX_PREFIXES) {
+		rp_fail(r);
+		return;
+	}
+	sc->prefix[sc->n] = p;
+	sc->uri[sc->n] = uri != NULL ? uri : "";
+	sc->n++;
+	if (*p == '\0')
+		rc = buf_puts(&r->rp, " xmlns=\"");
+	else
+		rc = buf_printf(&r->rp, " xmlns:%s=\"", p);
+	if (rc != 0 || buf_put_xml(&r->rp, uri != NULL ? uri : "") != 0 ||
+	    buf_puts(&r->rp, "\"") != 0)
+		halt(r, PARLEY_ENOMEM);
+}
+
+static void
+rp_fail(struct reader *r)
+{
+	fail(r, FAULT_SENDER, "the reference parameters of wsa:%s are too large or use too "
+	    "many namespaces (at most %zu bytes)", hdr_name[r->block], 2 * r->max_value);
+}
+
+static void
+rp_check(struct reader *r)
+{
+	if (!r->stopped && r->rp.len > 2 * r->max_value)
+		rp_fail(r);
+}
+
+static void
+rp_start(struct reader *r, const xmlChar *localname, const xmlChar *prefix,
+    const xmlChar *uri, int nb_namespaces, const xmlChar **namespaces, int nb_attributes,
+    const xmlChar **attrs)
+{
+	struct rp_scope sc;
+	int top = r->depth == 5, i;
+	const char *mark = NULL;
+
+	memset(&sc, 0, sizeof sc);
+	if (buf_puts(&r->rp, "<") != 0 ||
+	    (prefix != NULL && buf_printf(&r->rp, "%s:", (const char *)prefix) != 0) ||
+	    buf_puts(&r->rp, (const char *)localname) != 0) {
+		halt(r, PARLEY_ENOMEM);
+		return;
+	}
+	for (i = 0; i < nb_namespaces && !r->stopped; i++)
+		rp_declare(r, &sc, (const char *)namespaces[2 * i],
+		    (const char *)namespaces[2 * i + 1]);
+	rp_declare(r, &sc, (const char *)prefix, (const char *)uri);
+	for (i = 0; i < nb_attributes && !r->stopped; i++) {
+		const xmlChar **a = attrs + 5 * i;
+
+		if (a[1] != NULL)
+			rp_declare(r, &sc, (const char *)a[1], (const char *)a[2]);
+	}
+	if (top && r->env->wsa == WSA_10 && !r->stopped) {
+		/* The attribute under a prefix of its own unless wsa is ours already. */
+		for (i = 0; i < (int)sc.n; i++)
+			if (strcmp(sc.prefix[i], "wsa") == 0)
+				mark = strcmp(sc.uri[i], NS_WSA10) == 0 ? "wsa" : "wsarp";
+		if (mark == NULL || strcmp(mark, "wsarp") == 0) {
+			mark = mark == NULL ? "wsa" : "wsarp";
+			rp_declare(r, &sc, mark, NS_WSA10);
+		}
+	}
+	for (i = 0; i < nb_attributes && !r->stopped; i++) {
+		const xmlChar **a = attrs + 5 * i;
+		struct buf v = BUF_INIT;
+		int rc;
+
+		/* The echo's own attribute replaces one the sender put there. */
+		if (top && a[2] != NULL && (strcmp((const char *)a[2], NS_WSA10) == 0 ||
+		    strcmp((const char *)a[2], NS_WSA2004) == 0) &&
+		    strcmp((const char *)a[0], "IsReferenceParameter") == 0)
+			continue;
+		if (buf_append(&v, a[3], (size_t)(a[4] - a[3])) != 0) {
+			halt(r, PARLEY_ENOMEM);
+			return;
+		}
+		rc = buf_puts(&r->rp, " ");
+		if (rc == 0 && a[1] != NULL)
+			rc = buf_printf(&r->rp, "%s:", (const char *)a[1]);
+		if (rc == 0)
+			rc = buf_printf(&r->rp, "%s=\"", (const char *)a[0]);
+		if (rc == 0)
+			rc = buf_put_xml(&r->rp, v.data != NULL ? v.data : "");
+		if (rc == 0)
+			rc = buf_puts(&r->rp, "\"");
+		buf_free(&v);
+		if (rc != 0) {
+			halt(r, PARLEY_ENOMEM);
+			return;
+		}
+	}
+	if (mark != NULL && !r->stopped &&
+	    buf_printf(&r->rp, " %s:IsReferenceParameter=\"true\"", mark) != 0) {
+		halt(r, PARLEY_ENOMEM);
+		return;
+	}
+	if (!r->stopped && buf_puts(&r->rp, ">") != 0)
+		halt(r, PARLEY_ENOMEM);
+	rp_check(r);
+}
+
+static void
+rp_end(struct reader *r, const xmlChar *localname, const xmlChar *prefix)
+{
+	if (buf_puts(&r->rp, "</") != 0 ||
+	    (prefix != NULL && buf_printf(&r->rp, "%s:", (const char *)prefix) != 0) ||
+	    buf_printf(&r->rp, "%s>", (const char *)localname) != 0)
+		halt(r, PARLEY_ENOMEM);
+	rp_check(r);
+}
+
+static void
+rp_text(struct reader *r, const xmlChar *ch, int len)
+{
+	struct buf v = BUF_INIT;
+
+	if (buf_append(&v, ch, (size_t)len) != 0 || buf_put_xml(&r->rp, v.data) != 0)
+		halt(r, PARLEY_ENOMEM);
+	buf_free(&v);
+	rp_check(r);
+}
+
+/* The end of wsa:ReferenceParameters: keep what was read with the envelope's strings. */
+static void
+rp_finish(struct reader *r)
+{
+	r->rp_active = 0;
+	if (r->rp.len == 0)
+		return;
+	if (store(r, r->rp.data, &r->rp_off[r->block]) != 0)
+		halt(r, PARLEY_ENOMEM);
 }
 
 static void
@@ -566,6 +744,11 @@ on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlCh
 		    r->max_depth);
 		return;
 	}
+	if (r->rp_active && r->depth > 4) {
+		rp_start(r, localname, prefix, uri, nb_namespaces, namespaces, nb_attributes,
+		    attributes);
+		return;
+	}
 	switch (r->depth) {
 	case 1:
 		start_root(r, ns, name);
@@ -587,6 +770,11 @@ on_start(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlCh
 		    strcmp(ns, r->block_ns) == 0 && strcmp(name, "Address") == 0) {
 			r->want_address = 0;
 			capture_start(r, r->block);
+		} else if (r->part == P_HEADER && IS_EPR(r->block) && !r->pending &&
+		    r->seen[r->block] == 1 && strcmp(ns, r->block_ns) == 0 &&
+		    strcmp(name, "ReferenceParameters") == 0) {
+			buf_reset(&r->rp);
+			r->rp_active = 1;
 		}
 		break;
 	default:
@@ -599,11 +787,16 @@ on_end(void *ctx, const xmlChar *localname, const xmlChar *prefix, const xmlChar
 {
 	struct reader *r = ctx;
 
-	(void)localname;
-	(void)prefix;
 	(void)uri;
 	if (r->stopped)
 		return;
+	if (r->rp_active && r->depth > 4) {
+		rp_end(r, localname, prefix);
+		r->depth--;
+		return;
+	}
+	if (r->rp_active && r->depth == 4)
+		rp_finish(r);
 	if (r->capturing && r->depth == r->cap_depth)
 		capture_end(r);
 	if (!r->stopped) {
@@ -688,6 +881,9 @@ publish(struct reader *r)
 	env->reply_to = at(env, r->off[H_REPLY_TO]);
 	env->fault_to = at(env, r->off[H_FAULT_TO]);
 	env->from = at(env, r->off[H_FROM]);
+	env->reply_to_params = at(env, r->rp_off[H_REPLY_TO]);
+	env->fault_to_params = at(env, r->rp_off[H_FAULT_TO]);
+	env->from_params = at(env, r->rp_off[H_FROM]);
 	env->conversation_id = at(env, r->off[H_CONVERSATION]);
 	env->join_id = at(env, r->off[H_JOIN]);
 	env->body_ns = at(env, r->body_ns);
@@ -721,7 +917,7 @@ envelope_read(const char *buf, size_t len, const struct envelope_limits *lim,
 	r.part = P_PROLOG;
 	r.block = H_OTHER;
 	for (i = 0; i < H_NKINDS; i++)
-		r.off[i] = NO_VALUE;
+		r.off[i] = r.rp_off[i] = NO_VALUE;
 	r.body_ns = r.body_name = r.nu_ns = r.nu_name = NO_VALUE;
 	env->soap = SOAP_V11;
 
@@ -760,6 +956,7 @@ envelope_read(const char *buf, size_t len, const struct envelope_limits *lim,
 
 out:
 	publish(&r);
+	buf_free(&r.rp);
 	xmlFreeParserCtxt(r.ctxt);
 	return r.rc;
 }
@@ -902,7 +1099,8 @@ put_fault_headers(struct buf *out, enum soap_version soap, const struct fault *f
 /* Append the whole Header, or nothing when there is no block to put in it. */
 static int
 put_headers(struct buf *out, enum soap_version soap, const struct envelope *req,
-    const char *action, const char *conversation_id, const struct fault *f)
+    const char *action, const char *conversation_id, const struct fault *f,
+    const struct envelope_dest *dest)
 {
 	size_t start = out->len, mark;
 
@@ -916,9 +1114,16 @@ put_headers(struct buf *out, enum soap_version soap, const struct envelope *req,
 		/* WS-Addressing 1.0 names the unknown request; the submission cannot. */
 		if (relates == NULL && req->wsa == WSA_10)
 			relates = WSA10_UNSPECIFIED;
+		if (dest != NULL && put_text_header(out, "wsa", wns, "To", dest->to) != 0)
+			goto fail;
 		if (action != NULL && put_text_header(out, "wsa", wns, "Action", action) != 0)
 			goto fail;
+		if (dest != NULL &&
+		    put_text_header(out, "wsa", wns, "MessageID", dest->message_id) != 0)
+			goto fail;
 		if (relates != NULL && put_text_header(out, "wsa", wns, "RelatesTo", relates) != 0)
+			goto fail;
+		if (dest != NULL && dest->refparams != NULL && buf_puts(out, dest->refparams) != 0)
 			goto fail;
 	}
 	if (conversation_id != NULL &&
@@ -944,7 +1149,15 @@ envelope_write_reply_headers(struct buf *out, const struct envelope *req,
     const char *action, const char *conversation_id)
 {
 	return put_headers(out, req != NULL ? req->soap : SOAP_V11, req, action,
-	    conversation_id, NULL);
+	    conversation_id, NULL, NULL);
+}
+
+int
+envelope_write_reply_headers_to(struct buf *out, const struct envelope *req,
+    const char *action, const char *conversation_id, const struct envelope_dest *dest)
+{
+	return put_headers(out, req != NULL ? req->soap : SOAP_V11, req, action,
+	    conversation_id, NULL, dest);
 }
 
 static const char *
@@ -1050,13 +1263,48 @@ int
 envelope_write_fault(struct buf *out, enum soap_version soap, const struct envelope *req,
     const char *conversation_id, const struct fault *f)
 {
+	return envelope_write_fault_to(out, soap, req, conversation_id, f, NULL);
+}
+
+int
+envelope_write_message(struct buf *out, enum soap_version soap, enum wsa_version wsa,
+    const struct envelope_dest *dest, const char *action, const char *conversation_id,
+    const char *body_xml)
+{
+	const char *wns = wsa == WSA_10 ? NS_WSA10 : NS_WSA2004;
+	size_t start = out->len;
+
+	if (wsa == WSA_NONE)
+		return PARLEY_EINVAL;
+	if (buf_printf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+	    "<SOAP-ENV:Envelope xmlns:SOAP-ENV=\"%s\"><SOAP-ENV:Header>",
+	    soap == SOAP_V12 ? NS_SOAP12 : NS_SOAP11) != 0 ||
+	    put_text_header(out, "wsa", wns, "To", dest->to) != 0 ||
+	    put_text_header(out, "wsa", wns, "Action", action) != 0 ||
+	    put_text_header(out, "wsa", wns, "MessageID", dest->message_id) != 0 ||
+	    (dest->refparams != NULL && buf_puts(out, dest->refparams) != 0) ||
+	    (conversation_id != NULL &&
+	    put_text_header(out, "pc", NS_PC, "ConversationID", conversation_id) != 0) ||
+	    buf_puts(out, "</SOAP-ENV:Header><SOAP-ENV:Body>") != 0 ||
+	    buf_puts(out, body_xml) != 0 ||
+	    buf_puts(out, "</SOAP-ENV:Body></SOAP-ENV:Envelope>") != 0) {
+		truncate_to(out, start);
+		return PARLEY_ENOMEM;
+	}
+	return 0;
+}
+
+int
+envelope_write_fault_to(struct buf *out, enum soap_version soap, const struct envelope *req,
+    const char *conversation_id, const struct fault *f, const struct envelope_dest *dest)
+{
 	size_t start = out->len;
 
 	if (buf_printf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
 	    "<SOAP-ENV:Envelope xmlns:SOAP-ENV=\"%s\">",
 	    soap == SOAP_V12 ? NS_SOAP12 : NS_SOAP11) != 0)
 		goto fail;
-	if (put_headers(out, soap, req, fault_action(req, f), conversation_id, f) != 0)
+	if (put_headers(out, soap, req, fault_action(req, f), conversation_id, f, dest) != 0)
 		goto fail;
 	if (buf_puts(out, "<SOAP-ENV:Body><SOAP-ENV:Fault>") != 0)
 		goto fail;
@@ -1069,6 +1317,30 @@ envelope_write_fault(struct buf *out, enum soap_version soap, const struct envel
 fail:
 	truncate_to(out, start);
 	return PARLEY_ENOMEM;
+}
+
+int
+envelope_content_valid(const char *xml)
+{
+	struct buf doc = BUF_INIT;
+	xmlParserCtxtPtr ctxt;
+	xmlDocPtr d;
+	int ok = 0;
+
+	pthread_once(&xml_once, xml_init);
+	/* Inside an element of its own a DOCTYPE cannot appear, nor a second root. */
+	if (buf_puts(&doc, "<c>") != 0 || buf_puts(&doc, xml) != 0 || buf_puts(&doc, "</c>") != 0)
+		goto done;
+	if (doc.len > INT32_MAX || (ctxt = xmlNewParserCtxt()) == NULL)
+		goto done;
+	d = xmlCtxtReadMemory(ctxt, doc.data, (int)doc.len, NULL, "UTF-8",
+	    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	ok = d != NULL && ctxt->wellFormed && ctxt->nsWellFormed;
+	xmlFreeDoc(d);
+	xmlFreeParserCtxt(ctxt);
+done:
+	buf_free(&doc);
+	return ok;
 }
 
 int

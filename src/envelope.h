@@ -44,6 +44,15 @@ struct envelope {
 	const char *reply_to;             /* wsa:ReplyTo/wsa:Address */
 	const char *fault_to;             /* wsa:FaultTo/wsa:Address */
 	const char *from;                 /* wsa:From/wsa:Address */
+	/*
+	 * The children of each EPR's wsa:ReferenceParameters as standalone XML
+	 * (every element declares the prefixes it uses; in WS-Addressing 1.0
+	 * each top-level element carries wsa:IsReferenceParameter="true"), ready
+	 * to be sent as header blocks to that EPR; NULL when it has none.
+	 */
+	const char *reply_to_params;
+	const char *fault_to_params;
+	const char *from_params;
 	const char *relates_to;           /* the first wsa:RelatesTo */
 	const char *conversation_id;      /* pc:ConversationID */
 	const char *join_id;              /* pc:JoinConversation: the conversation whose session a start joins */
@@ -140,6 +149,49 @@ int envelope_write_reply_headers(struct buf *out, const struct envelope *req,
     const char *action, const char *conversation_id);
 
 /*
+ * Where an answer goes when it does not go back on the request's
+ * connection (a wsa:ReplyTo or wsa:FaultTo with an address): the headers
+ * say wsa:To address, carry the answer's own wsa:MessageID, and echo the
+ * EPR's reference parameters (as struct envelope keeps them).
+ */
+struct envelope_dest {
+	const char *to;
+	const char *message_id;
+	const char *refparams;            /* NULL: none */
+};
+
+/*
+ * envelope_write_reply_headers for an answer sent to dest (NULL: as
+ * envelope_write_reply_headers): wsa:To, wsa:Action, wsa:MessageID,
+ * wsa:RelatesTo, the reference parameters and pc:ConversationID. The
+ * WS-Addressing headers are written only when the request used
+ * WS-Addressing. Returns 0, or PARLEY_ENOMEM with out as it was.
+ */
+int envelope_write_reply_headers_to(struct buf *out, const struct envelope *req,
+    const char *action, const char *conversation_id, const struct envelope_dest *dest);
+
+/*
+ * envelope_write_fault for a fault sent to dest (NULL: as
+ * envelope_write_fault), with the headers of envelope_write_reply_headers_to.
+ */
+int envelope_write_fault_to(struct buf *out, enum soap_version soap,
+    const struct envelope *req, const char *conversation_id, const struct fault *f,
+    const struct envelope_dest *dest);
+
+/*
+ * Append a whole envelope of a message that answers no request (a
+ * callback): wsa:To dest->to, wsa:Action action, wsa:MessageID
+ * dest->message_id and the reference parameters in WS-Addressing version
+ * wsa, pc:ConversationID when conversation_id is not NULL, and body_xml,
+ * which must be well-formed XML content, as the Body's content. Returns 0,
+ * PARLEY_EINVAL when wsa is WSA_NONE, or PARLEY_ENOMEM; out is as it was
+ * on failure.
+ */
+int envelope_write_message(struct buf *out, enum soap_version soap, enum wsa_version wsa,
+    const struct envelope_dest *dest, const char *action, const char *conversation_id,
+    const char *body_xml);
+
+/*
  * Append a whole fault envelope in the given SOAP version (an XML
  * declaration, Envelope, reply headers as above with the WS-Addressing fault
  * action, and the Fault with code, subcodes, reason and detail). req and
@@ -148,6 +200,13 @@ int envelope_write_reply_headers(struct buf *out, const struct envelope *req,
  */
 int envelope_write_fault(struct buf *out, enum soap_version soap,
     const struct envelope *req, const char *conversation_id, const struct fault *f);
+
+/*
+ * Whether xml is well-formed XML content (what an element may hold: text
+ * and elements, each prefix declared, no DTD): 1 or 0. For content a
+ * handler gives, checked with libxml2.
+ */
+int envelope_content_valid(const char *xml);
 
 /* The HTTP status for a fault: 500, or 400 for a SOAP 1.2 Sender fault. */
 int fault_http_status(enum soap_version soap, const struct fault *f);

@@ -230,6 +230,32 @@ int64_t parley_expires_at_ms(const struct parley_call *call);
  */
 int parley_finish(struct parley_call *call);
 
+/* ---- callbacks: messages to the conversation's partner ---------------------- */
+
+/* The most callbacks one message may queue. */
+#define PARLEY_CALLBACKS_MAX 16
+
+/*
+ * Queue a message to the partner of this call's conversation: the address
+ * of the wsa:ReplyTo of the conversation's start message when it was one
+ * (not anonymous, not none), else the address of its wsa:From, with that
+ * endpoint reference's reference parameters echoed as headers. The message
+ * carries wsa:To, wsa:Action action, a new wsa:MessageID and the
+ * conversation's pc:ConversationID, in the start's SOAP and WS-Addressing
+ * versions, and body_xml as the content of its Body (one element or
+ * several; the string is copied). It is stored with this message's
+ * changes, in the same transaction, and sent after the commit, retried
+ * until its partner takes it (HTTP 2xx) or the node's callback_ttl runs
+ * out; a handler that answers with a fault sends nothing. Delivery is at
+ * least once: a receiver drops a copy by its MessageID.
+ * Returns 0; PARLEY_ESTATE for phase "none"; PARLEY_EINVAL when action is
+ * NULL or empty or body_xml is not well-formed XML content (with its
+ * namespace prefixes declared); PARLEY_ENOENT when the conversation has no
+ * partner address; PARLEY_ELIMIT after PARLEY_CALLBACKS_MAX callbacks in
+ * one message; PARLEY_EIO or PARLEY_ENOMEM. On failure nothing is queued.
+ */
+int parley_callback(struct parley_call *call, const char *action, const char *body_xml);
+
 /* ---- sessions: conversations that share one bean ---------------------------
  *
  * Every conversation belongs to a session: the conversations that share its

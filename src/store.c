@@ -1,13 +1,15 @@
 /*
  * store.c - beans and conversation metadata in Berkeley DB (store.h).
  *
- * One transactional environment holds five btrees: "beans" (session ->
+ * One transactional environment holds seven btrees: "beans" (session ->
  * bean), "meta" (ID -> meta.h record), "sessions" (session -> live members
  * and the initiating service, for sessions that were joined), "retry" (ID
- * NUL seq -> kept answer) and "starts" (start MessageID -> ID). A
- * conversation's session is read from its ID (idgen.h): its own ID unless it
- * joined another's. Every change is one transaction, retried on deadlock. Live counts per service are kept in memory, built at open and
- * changed only after a commit succeeded.
+ * NUL seq -> kept answer), "starts" (start MessageID -> ID), "partners" (ID
+ * -> partner) and "outbox" (MessageID -> entry to send; the last two in
+ * outbox.h's forms). A conversation's session is read from its ID
+ * (idgen.h): its own ID unless it joined another's. Every change is one
+ * transaction, retried on deadlock. Live counts per service are kept in
+ * memory, built at open and changed only after a commit succeeded.
  *
  * A replicated store (repl.c) is a disk store that serves only while it is
  * its group's master: a client has no database handles open, and every call
@@ -87,6 +89,8 @@ struct store {
 	DB *sessions;
 	DB *retry;
 	DB *starts;
+	DB *partners;                  /* ID -> partner record (outbox.h) */
+	DB *outbox;                    /* MessageID -> outbox entry (outbox.h) */
 	enum store_mode mode;
 	enum store_sync sync;          /* as configured; a replicated client does not flush */
 	unsigned keep;
@@ -1023,7 +1027,7 @@ checkpoint(struct store *st)
 	return st->env->txn_checkpoint(st->env, 0, 0, 0);
 }
 
-/* Open the five databases (creating them). Returns 0 or a PARLEY_E* code with err set. */
+/* Open the databases (creating them). Returns 0 or a PARLEY_E* code with err set. */
 static int
 open_dbs(struct store *st, char *err, size_t errlen)
 {
@@ -1033,7 +1037,9 @@ open_dbs(struct store *st, char *err, size_t errlen)
 	    (rc = open_db(st, &st->sessions, "sessions", err, errlen)) != 0 ||
 	    (rc = open_db(st, &st->beans, "beans", err, errlen)) != 0 ||
 	    (rc = open_db(st, &st->retry, "retry", err, errlen)) != 0 ||
-	    (rc = open_db(st, &st->starts, "starts", err, errlen)) != 0)
+	    (rc = open_db(st, &st->starts, "starts", err, errlen)) != 0 ||
+	    (rc = open_db(st, &st->partners, "partners", err, errlen)) != 0 ||
+	    (rc = open_db(st, &st->outbox, "outbox", err, errlen)) != 0)
 		return rc;
 	return 0;
 }
@@ -1042,7 +1048,7 @@ open_dbs(struct store *st, char *err, size_t errlen)
 static void
 close_dbs(struct store *st)
 {
-	DB **dbs[5];
+	DB **dbs[7];
 	int i, ret;
 
 	dbs[0] = &st->starts;
@@ -1050,7 +1056,9 @@ close_dbs(struct store *st)
 	dbs[2] = &st->beans;
 	dbs[3] = &st->sessions;
 	dbs[4] = &st->meta;
-	for (i = 0; i < 5; i++) {
+	dbs[5] = &st->partners;
+	dbs[6] = &st->outbox;
+	for (i = 0; i < 7; i++) {
 		if (*dbs[i] != NULL && (ret = (*dbs[i])->close(*dbs[i], 0)) != 0)
 			log_warnx("store: closing a database: %s", db_strerror(ret));
 		*dbs[i] = NULL;
@@ -1524,6 +1532,24 @@ ring_push(struct conv_meta *m, uint64_t h, unsigned keep)
 	m->ring_len++;
 }
 
+/* The partner and outbox records of a commit, after its other writes. */
+static int
+commit_outgoing(struct store *st, DB_TXN *txn, const struct store_commit *c)
+{
+	size_t i;
+	int rc;
+
+	if (c->kind == STORE_START && c->partner != NULL &&
+	    (rc = put_rec(st->partners, txn, c->id, strlen(c->id), c->partner, c->partner_len,
+	    0)) != 0)
+		return rc;
+	for (i = 0; i < c->n_outbox; i++)
+		if ((rc = put_rec(st->outbox, txn, c->outbox[i].key, c->outbox[i].key_len,
+		    c->outbox[i].data, c->outbox[i].len, 0)) != 0)
+			return rc;
+	return 0;
+}
+
 struct commit_op {
 	const struct store_commit *c;
 	struct conv_meta m;            /* as written; its start_msgid is never kept */
@@ -1609,6 +1635,8 @@ commit_body(struct store *st, DB_TXN *txn, void *arg)
 	if (c->kind == STORE_START && c->msgid != NULL &&
 	    (rc = put_rec(st->starts, txn, c->msgid, strlen(c->msgid), c->id, idlen, 0)) != 0)
 		goto fail;
+	if ((rc = commit_outgoing(st, txn, c)) != 0)
+		goto fail;
 	rc = 0;
 fail:
 	m->start_msgid = NULL;
@@ -1629,6 +1657,7 @@ commit_one(struct store *st, const struct store_commit *c)
 	    (c->msgid != NULL && (c->msgid[0] == '\0' || (c->soap != 1 && c->soap != 2))) ||
 	    (c->bean == NULL && c->bean_len > 0) ||
 	    (c->response == NULL && c->response_len > 0) ||
+	    (c->n_outbox > 0 && c->outbox == NULL) ||
 	    memchr(cm->service, '\0', sizeof cm->service) == NULL)
 		return PARLEY_EINVAL;
 	memset(&op, 0, sizeof op);
@@ -1768,7 +1797,8 @@ purge_body(struct store *st, DB_TXN *txn, void *arg)
 	 * session live on: then it is theirs, and stays.
 	 */
 	if ((rc = del_rec(st->meta, txn, op->id, idlen)) != 0 ||
-	    (rc = del_answers(st, txn, op->id)) != 0)
+	    (rc = del_answers(st, txn, op->id)) != 0 ||
+	    (rc = del_rec(st->partners, txn, op->id, idlen)) != 0)
 		return rc;
 	if (op->m.start_msgid == NULL)
 		return 0;
@@ -2028,4 +2058,169 @@ store_scan(struct store *st, int (*cb)(void *arg, const char *id, const struct c
     void *arg)
 {
 	return scan_all(st, cb, arg, 1);
+}
+
+/* ---- the outbox and partners ------------------------------------------------------ */
+
+struct outbox_op {
+	const struct store_record *recs;
+	size_t n;
+	const void *key;
+	size_t klen;
+	const void *data;
+	size_t len;
+	int (*cb)(void *arg, const void *key, size_t klen, const void *data, size_t len);
+	void *arg;
+	int started;
+	const char *id;
+	struct buf *out;
+};
+
+static int
+outbox_put_body(struct store *st, DB_TXN *txn, void *arg)
+{
+	struct outbox_op *op = arg;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < op->n; i++)
+		if ((rc = put_rec(st->outbox, txn, op->recs[i].key, op->recs[i].key_len,
+		    op->recs[i].data, op->recs[i].len, 0)) != 0)
+			return rc;
+	return 0;
+}
+
+static int
+outbox_scan_body(struct store *st, DB_TXN *txn, void *arg)
+{
+	struct outbox_op *op = arg;
+	DBC *cur = NULL;
+	DBT k, d;
+	int ret, rc = 0;
+
+	if (op->started && (rc = op->cb(op->arg, NULL, 0, NULL, 0)) != 0)
+		return rc;
+	op->started = 1;
+	memset(&k, 0, sizeof k);
+	memset(&d, 0, sizeof d);
+	if ((ret = st->outbox->cursor(st->outbox, txn, &cur, 0)) != 0)
+		return dbcode(ret);
+	for (ret = cur->get(cur, &k, &d, DB_FIRST); ret == 0 && rc == 0;
+	    ret = cur->get(cur, &k, &d, DB_NEXT))
+		rc = op->cb(op->arg, k.data, k.size, d.data, d.size);
+	if (rc == 0 && ret != DB_NOTFOUND)
+		rc = dbcode(ret);
+	ret = cur->close(cur);
+	if (rc == 0)
+		rc = dbcode(ret);
+	return rc;
+}
+
+static int
+outbox_delete_body(struct store *st, DB_TXN *txn, void *arg)
+{
+	struct outbox_op *op = arg;
+	DBT k;
+
+	set_dbt(&k, op->key, op->klen);
+	return dbcode(st->outbox->del(st->outbox, txn, &k, 0));
+}
+
+static int
+outbox_replace_body(struct store *st, DB_TXN *txn, void *arg)
+{
+	struct outbox_op *op = arg;
+	DBT k, d;
+	int rc;
+
+	set_dbt(&k, op->key, op->klen);
+	memset(&d, 0, sizeof d);
+	d.flags = DB_DBT_USERMEM | DB_DBT_PARTIAL;
+	if ((rc = dbcode(st->outbox->get(st->outbox, txn, &k, &d, DB_RMW))) != 0)
+		return rc;
+	return put_rec(st->outbox, txn, op->key, op->klen, op->data, op->len, 0);
+}
+
+static int
+partner_get_body(struct store *st, DB_TXN *txn, void *arg)
+{
+	struct outbox_op *op = arg;
+
+	return get_buf(st->partners, txn, op->id, strlen(op->id), op->out, 0);
+}
+
+/* Run body on st as a write (txn) or a read (plain), as a replicated store lets it. */
+static int
+outbox_run(struct store *st, txn_body body, struct outbox_op *op, int write)
+{
+	int rc;
+
+	if (st->repl != NULL && (rc = serve_enter(st)) != 0)
+		return rc;
+	rc = write ? run_txn(st, body, op) : run_plain(st, body, op);
+	if (st->repl != NULL) {
+		if (write)
+			repl_count(st->repl, rc);
+		serve_leave(st);
+	}
+	return rc;
+}
+
+int
+store_outbox_put(struct store *st, const struct store_record *recs, size_t n)
+{
+	struct outbox_op op;
+
+	memset(&op, 0, sizeof op);
+	op.recs = recs;
+	op.n = n;
+	return outbox_run(st, outbox_put_body, &op, 1);
+}
+
+int
+store_outbox_scan(struct store *st, int (*cb)(void *arg, const void *key, size_t klen,
+    const void *data, size_t len), void *arg)
+{
+	struct outbox_op op;
+
+	memset(&op, 0, sizeof op);
+	op.cb = cb;
+	op.arg = arg;
+	return outbox_run(st, outbox_scan_body, &op, 0);
+}
+
+int
+store_outbox_delete(struct store *st, const void *key, size_t klen)
+{
+	struct outbox_op op;
+
+	memset(&op, 0, sizeof op);
+	op.key = key;
+	op.klen = klen;
+	return outbox_run(st, outbox_delete_body, &op, 1);
+}
+
+int
+store_outbox_replace(struct store *st, const void *key, size_t klen, const void *data,
+    size_t len)
+{
+	struct outbox_op op;
+
+	memset(&op, 0, sizeof op);
+	op.key = key;
+	op.klen = klen;
+	op.data = data;
+	op.len = len;
+	return outbox_run(st, outbox_replace_body, &op, 1);
+}
+
+int
+store_partner_get(struct store *st, const char *id, struct buf *out)
+{
+	struct outbox_op op;
+
+	memset(&op, 0, sizeof op);
+	op.id = id;
+	op.out = out;
+	return outbox_run(st, partner_get_body, &op, 0);
 }

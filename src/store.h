@@ -1,11 +1,12 @@
 /*
  * store.h - beans and conversation metadata in Berkeley DB.
  *
- * One environment per group holds five databases: the bean of each
+ * One environment per group holds seven databases: the bean of each
  * session, each conversation's metadata (service, times, sequence, state,
  * the ring of recently answered message IDs), the sessions that were joined
- * (live members, initiating service), the responses kept for retries, and
- * the start messages already answered. Every change of one message is one
+ * (live members, initiating service), the responses kept for retries, the
+ * start messages already answered, each conversation's partner and the
+ * outbox of messages to send (outbox.h). Every change of one message is one
  * transaction. Only store.c and its helpers include <db.h>.
  *
  * A session is the conversations that share one bean: a conversation's
@@ -180,6 +181,14 @@ int store_find_start(struct store *st, const char *service, const char *msgid, c
 
 enum store_kind { STORE_START = 1, STORE_UPDATE, STORE_FINISH };
 
+/* A record to write: key and data are copied into the store. */
+struct store_record {
+	const void *key;
+	size_t key_len;
+	const void *data;
+	size_t len;
+};
+
 struct store_commit {
 	const char *id;
 	enum store_kind kind;
@@ -191,14 +200,22 @@ struct store_commit {
 	const void *response;      /* its answer */
 	size_t response_len;
 	int soap;                  /* the answer's SOAP version */
+	/* messages to send after the commit (outbox.h): put in "outbox" with it */
+	const struct store_record *outbox;
+	size_t n_outbox;
+	/* STORE_START: the conversation's partner record (outbox.h), or NULL for none */
+	const void *partner;
+	size_t partner_len;
 };
 
 /*
  * Store one message's effects in one transaction: the metadata, the bean
  * (written when changed; for STORE_FINISH the metadata then
  * says CONV_ENDED with ended_ms = last_access_ms), the answer under msgid
- * (dropping the oldest beyond retry_keep) and, for STORE_START with a msgid,
- * the start index (replacing an entry a start with the same msgid left).
+ * (dropping the oldest beyond retry_keep), for STORE_START with a msgid,
+ * the start index (replacing an entry a start with the same msgid left),
+ * for STORE_START with a partner, the partner under the ID, and every
+ * record of c->outbox in the outbox (replacing one of the same key).
  *
  * Sessions: the bean is its session's. A STORE_START of a joined ID (one
  * that names another's session) joins that session, which must have a live
@@ -258,6 +275,46 @@ int store_purge(struct store *st, const char *id);
  */
 int store_scan(struct store *st, int (*cb)(void *arg, const char *id, const struct conv_meta *m),
     void *arg);
+
+/* ---- the outbox and conversations' partners (outbox.h) -------------------- */
+
+/*
+ * Put n records into the outbox in one transaction of their own (answers
+ * that come with no commit: faults, stateless operations). Returns 0, or
+ * as store_commit (PARLEY_ENOTACKED: put here all the same).
+ */
+int store_outbox_put(struct store *st, const struct store_record *recs, size_t n);
+
+/*
+ * Call cb with every record of the outbox, in key order, inside one read
+ * (cb must not call into the store: it copies what it wants). When the read
+ * must start again (a deadlock, replication at work) cb is first called with
+ * key NULL: forget what was given so far. Returns 0, cb's nonzero, or
+ * PARLEY_ESTATE (a replicated store not serving), PARLEY_EIO, PARLEY_ENOMEM.
+ */
+int store_outbox_scan(struct store *st, int (*cb)(void *arg, const void *key, size_t klen,
+    const void *data, size_t len), void *arg);
+
+/*
+ * Delete the outbox record at key (a delivered message). Returns 0,
+ * PARLEY_ENOENT when there is none, or as store_commit.
+ */
+int store_outbox_delete(struct store *st, const void *key, size_t klen);
+
+/*
+ * Replace the outbox record at key with data (a message rescheduled), only
+ * when there is one. Returns 0, PARLEY_ENOENT when there is none, or as
+ * store_commit.
+ */
+int store_outbox_replace(struct store *st, const void *key, size_t klen, const void *data,
+    size_t len);
+
+/*
+ * Copy the partner record of conversation id into out (reset first).
+ * Returns 0, PARLEY_ENOENT when it has none, PARLEY_ESTATE, PARLEY_EIO or
+ * PARLEY_ENOMEM. It goes with the conversation when it is purged.
+ */
+int store_partner_get(struct store *st, const char *id, struct buf *out);
 
 /* The number of live conversations, in all and of one service. */
 unsigned store_live_count(struct store *st);

@@ -142,11 +142,12 @@ def wsa_faults(node):
         '<x:Secret xmlns:x="urn:x" xmlns:s="%s" s:mustUnderstand="1">1</x:Secret>' % NS_SOAP11
     a = c.post("/services/cart", envelope('<c:StartCart xmlns:c="%s"/>' % NS_CART, hdr), 11)
     equal(a.fault_code(), "{%s}MustUnderstand" % NS_SOAP11, "unknown mustUnderstand header")
-    # A reply address we cannot use.
+    # A reply address nothing can be sent to (an http:// one is test_callbacks.py's).
     hdr = wsa_headers(CART_ACTION + "StartCart") + \
-        '<wsa:ReplyTo xmlns:wsa="%s"><wsa:Address>http://example.com/cb</wsa:Address></wsa:ReplyTo>' % NS_WSA
+        '<wsa:ReplyTo xmlns:wsa="%s"><wsa:Address>ftp://example.com/cb</wsa:Address></wsa:ReplyTo>' % NS_WSA
     a = c.post("/services/cart", envelope('<c:StartCart xmlns:c="%s"/>' % NS_CART, hdr), 11)
-    equal(a.fault_code(), "{%s}OnlyAnonymousAddressSupported" % NS_WSA, "non-anonymous ReplyTo")
+    equal(a.fault_code(), "{%s}InvalidAddressingHeader" % NS_WSA, "an ftp:// ReplyTo")
+    check("ftp://example.com/cb" in a.fault()[2], "the fault names the address")
     # ReplyTo none: the work is done, the answer is 202 and empty.
     cart = Cart(c)
     cart.start()

@@ -32,7 +32,8 @@ def shape(node):
     for name, ops in (("cart", {"StartCart": "start", "AddItem": "continue", "GetCart": "continue",
                                 "Checkout": "finish"}),
                       ("tally", {"StartCart": "start", "AddItem": "continue", "GetCart": "continue",
-                                 "Checkout": "finish", "Sleep": "continue", "Echo": "none"})):
+                                 "Checkout": "finish", "Sleep": "continue", "Echo": "none",
+                                 "Notify": "continue"})):
         s = svcs[name]
         equal(s["path"], "/services/" + name, "%s's path" % name)
         equal(s["version"], 1, "%s's version" % name)

@@ -155,6 +155,16 @@ parley_fault(struct parley_call *call, enum parley_fault_code code, const char *
 	return PARLEY_EFAULT;
 }
 
+/* The stand-in calls have no partner to send to. */
+int
+parley_callback(struct parley_call *call, const char *action, const char *body_xml)
+{
+	(void)call;
+	(void)action;
+	(void)body_xml;
+	return PARLEY_ENOENT;
+}
+
 void
 parley_log(const struct parley_call *call, enum parley_log_level level, const char *fmt, ...)
 {
@@ -358,13 +368,15 @@ test_load(void)
 
 	CU_ASSERT_EQUAL(tally->max_age_s, 3600);
 	CU_ASSERT_EQUAL(tally->max_idle_s, 600);
-	CU_ASSERT_EQUAL_FATAL(tally->n_ops, 6);
+	CU_ASSERT_EQUAL_FATAL(tally->n_ops, 7);
 	CU_ASSERT_STRING_EQUAL(tally->ops[4].name, "Sleep");
 	CU_ASSERT_EQUAL(tally->ops[4].phase, PARLEY_PHASE_CONTINUE);
 	CU_ASSERT_STRING_EQUAL(tally->ops[5].name, "Echo");
 	CU_ASSERT_EQUAL(tally->ops[5].phase, PARLEY_PHASE_NONE);
 	CU_ASSERT_STRING_EQUAL(tally->ops[5].input_action, NS_TALLY ":Tally:EchoRequest");
 	CU_ASSERT_STRING_EQUAL(tally->ops[5].output_action, NS_TALLY ":Tally:EchoResponse");
+	CU_ASSERT_STRING_EQUAL(tally->ops[6].name, "Notify");
+	CU_ASSERT_EQUAL(tally->ops[6].phase, PARLEY_PHASE_CONTINUE);
 	CU_ASSERT_PTR_NULL(tally->ops[5].soap_action);
 	registry_free(r);
 }
@@ -431,7 +443,7 @@ test_modules_distinct(void)
 	CU_ASSERT_STRING_EQUAL(cart->module->name, "cart");
 	CU_ASSERT_STRING_EQUAL(tally->module->name, "tally");
 	CU_ASSERT_EQUAL(cart->module->n_operations, 4);
-	CU_ASSERT_EQUAL(tally->module->n_operations, 6);
+	CU_ASSERT_EQUAL(tally->module->n_operations, 7);
 	CU_ASSERT_PTR_NOT_EQUAL(cart->module->operations, tally->module->operations);
 	/* Same name, same tag, different code. */
 	CU_ASSERT_STRING_EQUAL(cart->ops[1].module_op->request_tag,
@@ -906,7 +918,8 @@ test_remote_import(void)
 static const char tally_descriptor[] =
     "service tally\nmodule tally-a.so\nwsdl tally-a.wsdl\n"
     "operation StartCart start\noperation AddItem continue\noperation GetCart continue\n"
-    "operation Checkout finish\noperation Sleep continue\noperation Echo none\n";
+    "operation Checkout finish\noperation Sleep continue\noperation Echo none\n"
+    "operation Notify continue\n";
 
 static int
 exists(const struct scratch *s, const char *name)

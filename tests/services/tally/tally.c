@@ -3,6 +3,10 @@
  * a conversation, under the same operation names and XML prefix as the cart
  * sample. AddItem answers 1000 + the tally, so a test can tell which of the
  * two services answered. Sleep holds a worker for a while; Echo is stateless.
+ * Notify sends its text to the conversation's partner with parley_callback
+ * and answers with what that returned ("queued", or the error); a text
+ * starting with "fault" queues the callback and then answers with a fault,
+ * so nothing is sent.
  *
  * Built again with TALLY_VERSION 2 (tests/deploy2, descriptor version 2) for
  * the redeploy tests: AddItem answers 2000 + the tally, and the bean has a
@@ -10,6 +14,7 @@
  * handler migrates its bean, which it does by parley_bean_version.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <limits.h>
 #include <stdint.h>
 #include <string.h>
@@ -174,6 +179,53 @@ tally_Echo(struct parley_call *call, struct soap *soap, _cart__Echo *request,
     _cart__EchoResponse *response)
 {
 	*response = soap_strdup(soap, request->text != NULL ? request->text : "");
+	if (*response == NULL)
+		return parley_fault(call, PARLEY_FAULT_RECEIVER, "out of memory");
+	return 0;
+}
+
+#define NOTIFIED_ACTION "urn:parley:tests:tally:Notified"
+
+/* Append s to out (cap bytes) with the XML special characters escaped; 0, or -1 when full. */
+static int
+escape(char *out, size_t cap, const char *s)
+{
+	size_t n = strlen(out);
+	const char *r;
+
+	for (; *s != '\0'; s++) {
+		r = *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : *s == '&' ? "&amp;" : NULL;
+		if (n + (r != NULL ? strlen(r) : 1) + 1 > cap)
+			return -1;
+		if (r != NULL) {
+			memcpy(out + n, r, strlen(r));
+			n += strlen(r);
+		} else {
+			out[n++] = *s;
+		}
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+/* Notify (continue): a callback to the partner with the text. */
+int
+tally_Notify(struct parley_call *call, struct soap *soap, _cart__Notify *request,
+    _cart__NotifyResponse *response)
+{
+	const char *text = request->text != NULL ? request->text : "";
+	char body[1024];
+	int rc;
+
+	snprintf(body, sizeof body, "<t:Notified xmlns:t=\"urn:parley:tests:tally\">");
+	if (escape(body, sizeof body, text) != 0 ||
+	    strlen(body) + sizeof "</t:Notified>" > sizeof body)
+		return parley_fault(call, PARLEY_FAULT_SENDER, "the text is too long");
+	strcat(body, "</t:Notified>");
+	rc = parley_callback(call, NOTIFIED_ACTION, body);
+	if (strncmp(text, "fault", 5) == 0)
+		return parley_fault(call, PARLEY_FAULT_SENDER, "asked to fail after the callback");
+	*response = soap_strdup(soap, rc == 0 ? "queued" : parley_strerror(rc));
 	if (*response == NULL)
 		return parley_fault(call, PARLEY_FAULT_RECEIVER, "out of memory");
 	return 0;
