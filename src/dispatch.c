@@ -161,9 +161,10 @@ accepted(struct message *m)
 /*
  * Answer m with fault f (in m's SOAP version), naming conversation id when
  * known. A fault for a wsa:FaultTo (or ReplyTo) address goes there through
- * the outbox, unless it asks the sender to try again (HTTP 503) or tells a
- * relaying node where to go: those come back on the connection, like every
- * fault when nothing can store it.
+ * the outbox, and one for a FaultTo of none is dropped (HTTP 202), unless
+ * it asks the sender to try again (HTTP 503) or tells a relaying node where
+ * to go: those come back on the connection, like every fault when nothing
+ * can store it.
  */
 static int
 answer_fault(struct dispatch *d, struct message *m, const char *id, const struct fault *f)
@@ -171,6 +172,10 @@ answer_fault(struct dispatch *d, struct message *m, const char *id, const struct
 	enum soap_version v = m->env.soap == SOAP_V12 ? SOAP_V12 : SOAP_V11;
 
 	atomic_fetch_add(&d->faults, 1);
+	if (m->fault_kind == OUTBOX_NONE && fault_http_status(v, f) != 503 && !replies_routing(f)) {
+		log_debug("fault dropped (FaultTo none): %s", f->reason);
+		return accepted(m);
+	}
 	if (m->fault_kind == OUTBOX_HTTP && fault_http_status(v, f) != 503 && !replies_routing(f) &&
 	    replies_queue_fault(d->holdings, m, id, f) == 0) {
 		atomic_fetch_add(&d->queued, 1);

@@ -60,9 +60,11 @@ unusable_address(const struct envelope *env, const char *header, const char *add
 
 /*
  * Where m's answer and its faults go (m->reply_kind, m->fault_kind): back
- * on the connection (anonymous), nowhere (a ReplyTo of WS-Addressing 1.0's
- * none: *one_way; its faults still come back), or to an http:// address
- * through the outbox (a fault to FaultTo when it is one, else to ReplyTo).
+ * on the connection (anonymous), nowhere (WS-Addressing 1.0's none: a
+ * ReplyTo of none makes *one_way, and its faults still come back unless
+ * FaultTo says none too; a FaultTo of none drops them), or to an http://
+ * address through the outbox (a fault to FaultTo when it is one, else to
+ * ReplyTo).
  * Any other address is a Sender fault, answered on the connection.
  */
 int
@@ -81,8 +83,6 @@ replies_check(struct message *m, struct fault *f, int *one_way)
 		fk = outbox_address_kind(env->fault_to, env->wsa);
 		if (fk == OUTBOX_UNUSABLE)
 			return unusable_address(env, "FaultTo", env->fault_to, f);
-		if (fk == OUTBOX_NONE)
-			fk = OUTBOX_ANONYMOUS;
 	}
 	m->reply_kind = (unsigned char)r;
 	m->fault_kind = (unsigned char)fk;

@@ -196,6 +196,16 @@ def replies(node, sink):
     equal(len(sink.got), before, "nothing was sent for ReplyTo none")
     equal(t.count(), 7, "the change of the ReplyTo none message is stored")
 
+    # FaultTo none: a fault is dropped (202), and nothing is stored or sent.
+    a = send(t, "AddItem", add_body(0), extra=epr("FaultTo", NS_WSA + "/none"))
+    equal(a.status, 202, "a faulting AddItem with FaultTo none")
+    equal(a.raw, b"", "its answer is empty")
+    a = send(t, "AddItem", add_body(0))
+    check(a.status == 500 and a.fault() is not None, "without it the fault comes back: %d" % a.status)
+    time.sleep(0.5)
+    equal(len(sink.got), before, "nothing was sent for FaultTo none")
+    equal(t.count(), 7, "the faulting messages changed nothing")
+
     # An address nobody can send to: a Sender fault on the connection.
     a = send(t, "AddItem", add_body(1), extra=epr("ReplyTo", "mailto:someone@example.org"))
     equal(a.fault_code(), "{%s}InvalidAddressingHeader" % NS_WSA, "ReplyTo mailto: is refused")
