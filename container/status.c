@@ -306,8 +306,9 @@ status_write(struct frontend *f, struct buf *b)
 
 		outbox_get_stats(f->outbox, &os);
 		buf_printf(b, ",\"callbacks\":{\"queued\":%llu,\"delivered\":%llu,\"retried\":%llu,"
-		    "\"given_up\":%llu,\"pending\":%u}", (unsigned long long)ds.queued,
-		    (unsigned long long)os.delivered, (unsigned long long)os.retried,
+		    "\"deferred\":%llu,\"given_up\":%llu,\"pending\":%u}",
+		    (unsigned long long)ds.queued, (unsigned long long)os.delivered,
+		    (unsigned long long)os.retried, (unsigned long long)os.deferred,
 		    (unsigned long long)os.given_up, os.pending);
 	}
 	if (f->locator != NULL)

@@ -31,6 +31,7 @@
 
 #define MAX_STRING (64u << 20)         /* no string of a record is longer */
 #define MAX_DUE 32                     /* entries posted per look at the outboxes */
+#define OUTBOX_HOST_MAX 264            /* "host:port" of an address, with its NUL */
 
 /* ---- records -------------------------------------------------------------- */
 
@@ -356,11 +357,14 @@ struct outbox {
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
 	int stop;
-	atomic_uint_fast64_t delivered, retried, given_up;
+	atomic_uint_fast64_t delivered, retried, given_up, deferred;
 	atomic_uint pending;
 	/* one look: the sender's thread alone uses these */
 	struct due due[MAX_DUE];
 	unsigned n_due;
+	/* the hosts that did not answer in this look: their other entries wait */
+	char dead[MAX_DUE][OUTBOX_HOST_MAX];
+	unsigned n_dead;
 	unsigned group_first;           /* the first due entry of the group being read */
 	unsigned seen, group_seen;      /* entries seen in all, and before this group */
 	int64_t now;
@@ -432,7 +436,37 @@ backoff_ms(const struct outbox_config *cfg, uint32_t attempts)
 	return d < cfg->retry_max_ms ? d : cfg->retry_max_ms;
 }
 
-/* Post one due entry and record what came of it in its group's store. */
+/* Copy the "host:port" of an http:// address into out (OUTBOX_HOST_MAX bytes). */
+static void
+address_host(const char *address, char *out)
+{
+	const char *p = strncmp(address, "http://", 7) == 0 ? address + 7 : address;
+	size_t n = strcspn(p, "/?#");
+
+	if (n >= OUTBOX_HOST_MAX)
+		n = OUTBOX_HOST_MAX - 1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+}
+
+static int
+host_dead(const struct outbox *ob, const char *host)
+{
+	unsigned i;
+
+	for (i = 0; i < ob->n_dead; i++)
+		if (strcmp(ob->dead[i], host) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Post one due entry and record what came of it in its group's store. A
+ * host that did not answer at all (no connection, or no status in time) is
+ * not tried again in the same look: its other entries are rescheduled as
+ * failed, so one dead partner costs the others one timeout per look, not
+ * one per entry.
+ */
 static void
 send_one(struct outbox *ob, struct due *d)
 {
@@ -441,6 +475,7 @@ send_one(struct outbox *ob, struct due *d)
 	struct holding *ref = NULL;
 	struct buf rec = BUF_INIT;
 	char err[256], ctype[600];
+	char host[OUTBOX_HOST_MAX];
 	int status = 0, rc, delivered;
 	int64_t now;
 
@@ -458,8 +493,17 @@ send_one(struct outbox *ob, struct due *d)
 		    e.action);
 	else
 		snprintf(ctype, sizeof ctype, "text/xml; charset=utf-8");
-	rc = poster_post(e.address, ctype, e.soap == SOAP_V11 ? e.action : NULL, e.envelope,
-	    e.envelope_len, ob->cfg.timeout_ms, &status, err, sizeof err);
+	address_host(e.address, host);
+	if (host_dead(ob, host)) {
+		atomic_fetch_add(&ob->deferred, 1);
+		rc = PARLEY_EIO;
+		snprintf(err, sizeof err, "%.200s did not answer a moment ago", host);
+	} else {
+		rc = poster_post(e.address, ctype, e.soap == SOAP_V11 ? e.action : NULL,
+		    e.envelope, e.envelope_len, ob->cfg.timeout_ms, &status, err, sizeof err);
+		if (rc != 0 && ob->n_dead < MAX_DUE)
+			memcpy(ob->dead[ob->n_dead++], host, sizeof host);
+	}
 	delivered = rc == 0 && status >= 200 && status < 300;
 	if (rc == 0 && !delivered)
 		snprintf(err, sizeof err, "answered HTTP %d", status);
@@ -510,6 +554,7 @@ sender_main(void *arg)
 		ob->now = wall_ms();
 		ob->n_due = 0;
 		ob->seen = 0;
+		ob->n_dead = 0;
 		(void)holdings_each(ob->holdings, collect_group, ob);
 		atomic_store(&ob->pending, ob->seen);
 		for (i = 0; i < ob->n_due; i++) {
@@ -610,6 +655,7 @@ outbox_get_stats(struct outbox *ob, struct outbox_stats *st)
 		return;
 	st->delivered = atomic_load(&ob->delivered);
 	st->retried = atomic_load(&ob->retried);
+	st->deferred = atomic_load(&ob->deferred);
 	st->given_up = atomic_load(&ob->given_up);
 	st->pending = atomic_load(&ob->pending);
 }

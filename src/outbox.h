@@ -116,6 +116,7 @@ struct outbox_config {
 struct outbox_stats {
 	uint64_t delivered;         /* entries posted and answered 2xx */
 	uint64_t retried;           /* failed posts rescheduled */
+	uint64_t deferred;          /* of them, not posted: their host did not answer just before */
 	uint64_t given_up;          /* entries dropped at the end of their time to live */
 	unsigned pending;           /* entries in the outboxes at the last look */
 };

@@ -315,6 +315,40 @@ def restart(node, sink, conv):
     wait_until("delivered by the restarted node", lambda: callbacks(node)["delivered"] >= 1, 5)
 
 
+def dead_partner(node, sink):
+    """A partner that takes connections and never answers costs the others one
+    callback_timeout (2 s here) per look at the outbox, not one per entry: its
+    other entries wait for the next look without a post."""
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(64)             # never accepted: a post gets no answer
+    try:
+        hole_url = "http://127.0.0.1:%d/hole" % hole.getsockname()[1]
+        c = Client(node)
+        t, u = Tally(c), Tally(c)
+        for x, url in ((t, hole_url), (u, sink.url("/partner2"))):
+            a = send(x, "StartCart", '<c:StartCart xmlns:c="%s"/>' % NS_TALLY,
+                     extra=epr("From", url))
+            equal(a.status, 200, "StartCart with From %s" % url)
+            x.id = a.conversation_id()
+        deferred = callbacks(node)["deferred"]
+        for i in range(6):
+            a = send(t, "Notify", notify_body("into the hole %d" % i))
+            equal(a.find(NS_TALLY, "NotifyResponse"), "queued", "Notify %d to the dead partner" % i)
+        t0 = time.time()
+        a = send(u, "Notify", notify_body("to the sink"))
+        equal(a.find(NS_TALLY, "NotifyResponse"), "queued", "Notify to the live partner")
+        sink.wait("/partner2", 1, 15)
+        took = time.time() - t0
+        check(took < 6.0, "the live partner's callback waited %.1f s behind six to a dead "
+              "partner (one timeout per look: at most about 2 looks of 2 s)" % took)
+        wait_until("entries to the dead partner deferred without a post",
+                   lambda: callbacks(node)["deferred"] >= deferred + 4, 10)
+        c.close()
+    finally:
+        hole.close()
+
+
 def one_node(wd, nodes):
     sink = Sink()
     sink.up()
@@ -342,6 +376,11 @@ def one_node(wd, nodes):
         wait_until("the callback given up", lambda: callbacks(node)["given_up"] == 1, 10)
         node.wait_log(r"outbox: gave up on message urn:uuid:\S+ to %s" % sink.url("/partner"))
         wait_until("nothing pending after giving up", lambda: callbacks(node)["pending"] == 0, 5)
+        equal(node.stop(), 0, "exit status")
+        sink.up()
+        node.extra = FAST
+        node.start()
+        dead_partner(node, sink)
         equal(node.stop(), 0, "exit status")
     finally:
         sink.down()
