@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -313,6 +314,18 @@ undeploy(struct frontend *f, struct exchange *x)
 	    live, live == 1 ? "" : "s");
 }
 
+/* Whether the request's Content-Type is type (parameters after ';' aside). */
+static int
+content_type_is(const struct exchange *x, const char *type)
+{
+	const char *ct = x->req.content_type;
+	size_t n = strlen(type);
+
+	if (ct == NULL || strncasecmp(ct, type, n) != 0)
+		return 0;
+	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t';
+}
+
 int
 admin_handle(struct frontend *f, struct exchange *x)
 {
@@ -335,6 +348,19 @@ admin_handle(struct frontend *f, struct exchange *x)
 		x->extra_headers = "Allow: POST\r\n";
 		return frontend_text(x, 405, "POST to %s\n", path);
 	}
+	/*
+	 * A node posts SOAP messages to addresses its clients name (callbacks),
+	 * its own included: asking for the admin endpoints' own content types
+	 * keeps such a post from ever being taken for a command.
+	 */
+	if ((strcmp(path, "/parley/admin/deploy") == 0 || strcmp(path, "/parley/admin/undeploy") == 0) &&
+	    !content_type_is(x, "application/x-www-form-urlencoded"))
+		return frontend_text(x, 415, "POST %s takes a form (Content-Type: "
+		    "application/x-www-form-urlencoded)\n", path);
+	if (strcmp(path, "/parley/admin/upload") == 0 &&
+	    !content_type_is(x, "application/octet-stream"))
+		return frontend_text(x, 415, "POST %s takes the file's bytes (Content-Type: "
+		    "application/octet-stream)\n", path);
 	if (strcmp(path, "/parley/admin/deploy") == 0)
 		return deploy(f, x);
 	if (strcmp(path, "/parley/admin/undeploy") == 0)

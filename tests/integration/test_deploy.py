@@ -261,6 +261,23 @@ def deploy_uploaded(wd, nodes):
     equal(status, 200, "the last piece: %s" % text)
     with open(os.path.join(deploy, "piece.wsdl"), "rb") as f:
         equal(f.read(), b"abcdef", "the pieces, in order")
+    # A SOAP message posted to an admin endpoint (a callback addressed to it, say) is no command.
+    c = http.client.HTTPConnection("127.0.0.1", n3.port, timeout=10)
+    c.request("POST", "/parley/admin/undeploy", "service=tally&force=1",
+              {"Content-Type": "text/xml; charset=utf-8"})
+    r = c.getresponse()
+    text = r.read().decode()
+    c.close()
+    equal(r.status, 415, "undeploy posted as text/xml: %s" % text)
+    check(tally_service(n3) is not None, "the tally is still deployed")
+    c = http.client.HTTPConnection("127.0.0.1", n3.port, timeout=10)
+    c.request("POST", "/parley/admin/upload?file=y.wsdl&offset=0&last=1", b"x",
+              {"Content-Type": "application/soap+xml"})
+    r = c.getresponse()
+    text = r.read().decode()
+    c.close()
+    equal(r.status, 415, "an upload posted as SOAP: %s" % text)
+    check(not os.path.exists(os.path.join(deploy, "y.wsdl")), "stores nothing")
     equal(n3.stop(), 0, "n3's exit status")
 
 
