@@ -101,6 +101,9 @@ demo() {
 	done
 	say "a sample conversation with the cart service (Python zeep, from the served WSDL)"
 	/usr/bin/python3 samples/clients/python/cart_client.py "http://127.0.0.1:$port/services/cart?wsdl"
+	say "two services sharing one state: a trip booked through flight and hotel (zeep)"
+	/usr/bin/python3 samples/clients/python/trip_zeep.py \
+	    "http://127.0.0.1:$port/services/flight?wsdl" "http://127.0.0.1:$port/services/hotel?wsdl"
 	say "the node is still running: http://127.0.0.1:$port/ (status: /parley/status)."
 	say "Press Ctrl-C to stop it."
 	wait $node_pid
