@@ -141,6 +141,9 @@ static const struct key keys[] = {
 	  "a message not delivered this long after it was queued is dropped (and logged)" },
 	{ "callback_timeout", K_DURATION, NUM(callback_timeout_ms), 10, 600000, "5s",
 	  "how long one delivery may take: connecting, sending and waiting for the HTTP status" },
+	{ "callback_allow", K_STRING, STR(callback_allow), 0, 0, "any",
+	  "the addresses answers and callbacks may be sent to: any, none, or URL prefixes "
+	  "(http://partner.example.com/ http://10.0.0.7:9000/); others get a Sender fault" },
 	{ "log_level", K_LEVEL, NUM(log_level), 0, 0, "info",
 	  "warn, info or debug" },
 	{ "pid_file", K_STRING, STR(pid_file), 0, 0, "",
@@ -649,6 +652,24 @@ conf_check(const struct conf *c, char *err, size_t errlen)
 			snprintf(err, errlen, "a manager site needs both manager_repl (its own "
 			    "listener, one HOST:PORT) and manager_sites (the other sites' listeners)");
 			return PARLEY_EINVAL;
+		}
+	}
+	if (strcmp(c->callback_allow, "any") != 0 && strcmp(c->callback_allow, "none") != 0) {
+		const char *p = c->callback_allow;
+		size_t n;
+
+		for (;;) {
+			p += strspn(p, " \t,");
+			if (*p == '\0')
+				break;
+			n = strcspn(p, " \t,");
+			if (n <= 7 || strncmp(p, "http://", 7) != 0) {
+				snprintf(err, errlen, "callback_allow '%.*s': give any, none, or address "
+				    "prefixes that begin with http:// (e.g. http://partner.example.com/)",
+				    (int)(n > 200 ? 200 : n), p);
+				return PARLEY_EINVAL;
+			}
+			p += n;
 		}
 	}
 	if (c->max_bean_bytes > c->cache_size) {

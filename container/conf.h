@@ -60,6 +60,7 @@ struct conf {
 	unsigned callback_retry_max_ms;
 	unsigned callback_ttl_ms;
 	unsigned callback_timeout_ms;
+	char callback_allow[CONF_PATH_MAX];
 	int log_level;
 	char pid_file[CONF_PATH_MAX];
 };

@@ -330,6 +330,7 @@ restart_keys(const struct conf *a, const struct conf *b, char *out, size_t len)
 	note_key(out, len, "callback_retry_max", a->callback_retry_max_ms != b->callback_retry_max_ms);
 	note_key(out, len, "callback_ttl", a->callback_ttl_ms != b->callback_ttl_ms);
 	note_key(out, len, "callback_timeout", a->callback_timeout_ms != b->callback_timeout_ms);
+	note_key(out, len, "callback_allow", strcmp(a->callback_allow, b->callback_allow) != 0);
 }
 
 /* SIGHUP: re-read the file; keep the old configuration when the new one is bad. */
@@ -654,6 +655,7 @@ main(int argc, char **argv)
 	dcfg.max_conversations = conf.max_conversations;
 	dcfg.max_bean_bytes = conf.max_bean_bytes;
 	dcfg.max_queue = conf.max_queue;
+	dcfg.callback_allow = strcmp(conf.callback_allow, "any") == 0 ? NULL : conf.callback_allow;
 	if (dispatch_create(&disp, &dcfg, reg, held) != 0) {
 		snprintf(err, sizeof err, "cannot set up the dispatcher");
 		goto fail_msg;

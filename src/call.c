@@ -16,6 +16,7 @@
 #include "log.h"
 #include "outbox.h"
 #include "parley.h"
+#include "replies.h"
 #include "store.h"
 
 const char *
@@ -469,6 +470,11 @@ find_partner(struct parley_call *call)
 	    (rc = outbox_partner_decode(rec.data, rec.len, &call->partner)) == PARLEY_EIO)
 		log_warnx("the partner record of conversation %s is damaged", call->id);
 	buf_free(&rec);
+	/* An address callback_allow does not admit (now) is no partner. */
+	if (rc == 0 && !replies_allowed(call->callback_allow, call->partner.address)) {
+		outbox_partner_clear(&call->partner);
+		rc = PARLEY_ENOENT;
+	}
 	if (rc == 0)
 		call->partner_state = 1;
 	else if (rc == PARLEY_ENOENT)

@@ -69,6 +69,7 @@ struct parley_call {
 	const struct envelope_dest *reply_dest;
 	/* parley_callback: the conversation's store (its partner record) and what was queued */
 	struct store *store;
+	const char *callback_allow;     /* the node's callback_allow (replies_allowed) */
 	int partner_state;              /* 0: not looked up yet, 1: in partner, -1: none */
 	struct outbox_partner partner;
 	unsigned n_callbacks;

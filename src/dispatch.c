@@ -44,6 +44,7 @@ struct dispatch {
 	atomic_size_t max_bean_bytes;
 	atomic_uint_fast64_t messages, faults, replays, parked, started, finished, expired;
 	atomic_uint_fast64_t queued;
+	char *callback_allow;            /* NULL: any address */
 };
 
 struct dispatch_worker {
@@ -77,7 +78,13 @@ dispatch_create(struct dispatch **out, const struct dispatch_config *cfg, struct
 	d->locator = cfg->locator;
 	d->reg = reg;
 	d->holdings = holdings;
+	if (cfg->callback_allow != NULL &&
+	    (d->callback_allow = strdup(cfg->callback_allow)) == NULL) {
+		free(d);
+		return PARLEY_ENOMEM;
+	}
 	if (gate_create(&d->gate, cfg->max_queue) != 0) {
+		free(d->callback_allow);
 		free(d);
 		return PARLEY_ENOMEM;
 	}
@@ -92,6 +99,7 @@ dispatch_destroy(struct dispatch *d)
 	if (d == NULL)
 		return;
 	gate_destroy(d->gate);
+	free(d->callback_allow);
 	free(d);
 }
 
@@ -413,6 +421,7 @@ call_init(struct parley_call *call, struct dispatch *d, const struct service *sv
 	call->env = env;
 	call->id = id;
 	call->max_bean_bytes = atomic_load(&d->max_bean_bytes);
+	call->callback_allow = d->callback_allow;
 }
 
 static void unavailable(struct dispatch *d, struct fault *f, const char *group);
@@ -1272,6 +1281,7 @@ message(struct dispatch *d, const struct registry_view *v, struct dispatch_worke
 	atomic_fetch_add(&d->messages, 1);
 	memset(&m->env, 0, sizeof m->env);
 	m->heap = NULL;
+	m->callback_allow = d->callback_allow;
 	m->extra_headers[0] = '\0';
 	m->group[0] = '\0';
 	m->reply_kind = m->fault_kind = OUTBOX_ANONYMOUS;

@@ -33,6 +33,8 @@ struct dispatch_config {
 	unsigned max_conversations;
 	size_t max_bean_bytes;
 	unsigned max_queue;             /* messages waiting behind one conversation */
+	const char *callback_allow;     /* addresses answers and callbacks may go to (replies.h's
+					   replies_allowed); NULL: any. Copied. */
 };
 
 /* One message and its answer. The container owns it. */
@@ -63,6 +65,7 @@ struct message {
 	/* private */
 	struct envelope env;
 	struct message *heap;
+	const char *callback_allow;     /* the addresses the node sends to (replies_allowed) */
 	unsigned char reply_kind;       /* where the answer goes (outbox.h's outbox_address) */
 	unsigned char fault_kind;       /* and a fault */
 };

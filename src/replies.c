@@ -40,17 +40,49 @@ replies_routing(const struct fault *f)
 	    (strcmp(f->subcode, "Moved") == 0 || strcmp(f->subcode, "ForwardLoop") == 0);
 }
 
-/* Fill f for a wsa:ReplyTo or wsa:FaultTo (header) at an address no message can be sent to. */
+int
+replies_allowed(const char *allow, const char *address)
+{
+	const char *p = allow;
+	size_t n;
+
+	if (allow == NULL || strcmp(allow, "any") == 0)
+		return 1;
+	while (*p != '\0') {
+		p += strspn(p, " \t,");
+		n = strcspn(p, " \t,");
+		if (n == 0)
+			break;
+		if (n != 4 || strncmp(p, "none", 4) != 0) {
+			if (strncmp(address, p, n) == 0)
+				return 1;
+		}
+		p += n;
+	}
+	return 0;
+}
+
+/*
+ * Fill f for a wsa:ReplyTo or wsa:FaultTo (header) at an address no message
+ * can be sent to (refused: callback_allow does not admit it).
+ */
 static int
 unusable_address(const struct envelope *env, const char *header, const char *address,
-    struct fault *f)
+    int refused, struct fault *f)
 {
 	const char *ns = env->wsa == WSA_2004 ? NS_WSA2004 : NS_WSA10;
 
-	fault_set(f, FAULT_SENDER, ns, env->wsa == WSA_2004 ? "InvalidMessageInformationHeader" :
-	    "InvalidAddressingHeader", "wsa:%s is %s, which this node cannot send to: give an "
-	    "http:// URL, or the anonymous address for the answer on the request's connection",
-	    header, address);
+	if (refused)
+		fault_set(f, FAULT_SENDER, ns, env->wsa == WSA_2004 ?
+		    "InvalidMessageInformationHeader" : "InvalidAddressingHeader", "wsa:%s is %s, "
+		    "which this node does not send to (its callback_allow admits other addresses): "
+		    "give one it admits, or the anonymous address for the answer on the request's "
+		    "connection", header, address);
+	else
+		fault_set(f, FAULT_SENDER, ns, env->wsa == WSA_2004 ?
+		    "InvalidMessageInformationHeader" : "InvalidAddressingHeader", "wsa:%s is %s, "
+		    "which this node cannot send to: give an http:// URL, or the anonymous address "
+		    "for the answer on the request's connection", header, address);
 	if (env->wsa != WSA_2004)
 		f->subsubcode = "InvalidAddress";
 	f->problem_header_ns = ns;
@@ -77,12 +109,16 @@ replies_check(struct message *m, struct fault *f, int *one_way)
 	m->reply_kind = m->fault_kind = OUTBOX_ANONYMOUS;
 	if (env->reply_to != NULL &&
 	    (r = outbox_address_kind(env->reply_to, env->wsa)) == OUTBOX_UNUSABLE)
-		return unusable_address(env, "ReplyTo", env->reply_to, f);
+		return unusable_address(env, "ReplyTo", env->reply_to, 0, f);
+	if (r == OUTBOX_HTTP && !replies_allowed(m->callback_allow, env->reply_to))
+		return unusable_address(env, "ReplyTo", env->reply_to, 1, f);
 	fk = r == OUTBOX_HTTP ? OUTBOX_HTTP : OUTBOX_ANONYMOUS;
 	if (env->fault_to != NULL) {
 		fk = outbox_address_kind(env->fault_to, env->wsa);
 		if (fk == OUTBOX_UNUSABLE)
-			return unusable_address(env, "FaultTo", env->fault_to, f);
+			return unusable_address(env, "FaultTo", env->fault_to, 0, f);
+		if (fk == OUTBOX_HTTP && !replies_allowed(m->callback_allow, env->fault_to))
+			return unusable_address(env, "FaultTo", env->fault_to, 1, f);
 	}
 	m->reply_kind = (unsigned char)r;
 	m->fault_kind = (unsigned char)fk;
@@ -237,8 +273,13 @@ replies_collect(struct message *m, struct replies *o, const struct operation *op
 	}
 	if (op->phase == PARLEY_PHASE_START) {
 		rc = outbox_partner_from(&m->env, &p);
-		if (rc == PARLEY_ENOENT)
+		/* A partner callback_allow does not admit is no partner: nothing is sent to it. */
+		if (rc == 0 && !replies_allowed(m->callback_allow, p.address))
+			rc = PARLEY_ENOENT;
+		if (rc == PARLEY_ENOENT) {
+			outbox_partner_clear(&p);
 			return 0;
+		}
 		if (rc == 0)
 			rc = outbox_partner_encode(&p, &o->partner);
 		outbox_partner_clear(&p);

@@ -35,6 +35,14 @@ struct parley_call;
 int replies_check(struct message *m, struct fault *f, int *one_way);
 
 /*
+ * Whether the node may send to address under allow (the callback_allow
+ * key): "any" (or NULL) admits every address, "none" none, else the
+ * addresses that begin with one of its words (separated by blanks or
+ * commas), e.g. "http://partners.example.com/ http://10.0.0.7:9000/".
+ */
+int replies_allowed(const char *allow, const char *address);
+
+/*
  * Whether f tells a node that relayed a message where its conversation is
  * (pc:Moved, pc:ForwardLoop): that node acts on it, so it always goes back
  * on the connection.

@@ -14,6 +14,7 @@ also across a restart of the node (store = disk), and across a failover
 import http.server
 import os
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -349,6 +350,47 @@ def dead_partner(node, sink):
         hole.close()
 
 
+def allow_list(wd, nodes, sink):
+    """callback_allow: only addresses beginning with a listed prefix get answers and
+    callbacks; others are a Sender fault that changes nothing, or make no partner."""
+    allowed = sink.url("/allowed/")
+    node = Node(wd, name="allow", store="memory",
+                extra=FAST + ["callback_allow=http://192.0.2.1:9/x/ " + allowed])
+    nodes.append(node)
+    node.start()
+    c = Client(node)
+    t = Tally(c)
+    t.start()
+    msgid = new_msgid()
+    a = send(t, "AddItem", add_body(2), msgid=msgid, extra=epr("ReplyTo", allowed + "r"))
+    equal(a.status, 202, "a ReplyTo callback_allow admits")
+    (h, r), = sink.wait("/allowed/r", 1)
+    equal(r.header(NS_WSA, "RelatesTo"), msgid, "its answer was sent")
+    for header in ("ReplyTo", "FaultTo"):
+        a = send(t, "AddItem", add_body(5), extra=epr(header, sink.url("/elsewhere")))
+        equal(a.fault_code(), "{%s}InvalidAddressingHeader" % NS_WSA,
+              "a %s callback_allow does not admit" % header)
+        check("callback_allow" in a.fault()[2], "the fault names the key: %r" % a.fault()[2])
+    equal(t.count(), 2, "the refused messages changed nothing")
+    # A start whose From callback_allow does not admit has no partner.
+    u = Tally(c)
+    a = send(u, "StartCart", '<c:StartCart xmlns:c="%s"/>' % NS_TALLY,
+             extra=epr("From", sink.url("/elsewhere")))
+    equal(a.status, 200, "StartCart with a From not admitted")
+    u.id = a.conversation_id()
+    a = send(u, "Notify", notify_body("to nobody"))
+    equal(a.find(NS_TALLY, "NotifyResponse"), "not found", "Notify has no partner to send to")
+    time.sleep(0.5)
+    equal(sink.messages("/elsewhere"), [], "nothing went to an address not admitted")
+    c.close()
+    equal(node.stop(), 0, "exit status")
+    # A value that is no list of http:// prefixes is refused at start.
+    p = subprocess.run([PARLEYD, "-n", "-D", "callback_allow=ftp://x/"], capture_output=True,
+                       text=True, timeout=30)
+    check(p.returncode != 0 and "callback_allow" in p.stderr,
+          "parleyd -n refuses callback_allow=ftp://x/: %r" % p.stderr)
+
+
 def one_node(wd, nodes):
     sink = Sink()
     sink.up()
@@ -356,6 +398,7 @@ def one_node(wd, nodes):
         node = Node(wd, store="disk", extra=FAST)
         nodes.append(node)
         node.start()
+        allow_list(wd, nodes, sink)
         replies(node, sink)
         conv = partners(node, sink)
         retries(node, sink, conv)

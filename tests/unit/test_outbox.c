@@ -18,6 +18,7 @@
 #include "outbox.h"
 #include "parley.h"
 #include "poster.h"
+#include "replies.h"
 #include "store.h"
 #include "unit.h"
 
@@ -330,6 +331,25 @@ test_poster_limits(void)
 	    sizeof err), PARLEY_EINVAL);
 }
 
+static void
+test_allowed(void)
+{
+	const char *list = "http://a.example/cb/, http://10.0.0.7:9000/\thttp://b.example/";
+
+	CU_ASSERT_TRUE(replies_allowed(NULL, "http://anywhere/"));
+	CU_ASSERT_TRUE(replies_allowed("any", "http://anywhere/"));
+	CU_ASSERT_FALSE(replies_allowed("none", "http://anywhere/"));
+	CU_ASSERT_FALSE(replies_allowed("", "http://anywhere/"));
+	CU_ASSERT_TRUE(replies_allowed(list, "http://a.example/cb/x"));
+	CU_ASSERT_TRUE(replies_allowed(list, "http://10.0.0.7:9000/"));
+	CU_ASSERT_TRUE(replies_allowed(list, "http://b.example/deep/path"));
+	CU_ASSERT_FALSE(replies_allowed(list, "http://a.example/other"));
+	CU_ASSERT_FALSE(replies_allowed(list, "http://10.0.0.7:90001/"));
+	CU_ASSERT_FALSE(replies_allowed(list, "http://127.0.0.1:8080/parley/admin/undeploy"));
+	/* A prefix is matched from the start of the address only. */
+	CU_ASSERT_FALSE(replies_allowed(list, "http://evil/?http://a.example/cb/"));
+}
+
 int
 main(void)
 {
@@ -342,6 +362,7 @@ main(void)
 		{ "the store keeps entries and partners with a commit", test_store },
 		{ "reference parameters are captured to stand alone", test_refparams },
 		{ "a post is bounded by its time limit", test_poster_limits },
+		{ "callback_allow admits addresses by prefix", test_allowed },
 		{ NULL, NULL }
 	};
 
