@@ -222,9 +222,10 @@ int64_t parley_expires_at_ms(const struct parley_call *call);
 
 /*
  * End the conversation with this message, as a "finish" operation does: when
- * the handler returns 0, its response is stored, its bean deleted and its ID
- * answers pc:UnknownConversation from then on. A fault leaves it live. Any
- * bean set is not stored. Returns 0 in a "continue" or "finish" operation
+ * the handler returns 0, its response is stored, it leaves its session (the
+ * bean goes with the session's last live conversation; a bean set here is
+ * kept for the others) and its ID answers pc:UnknownConversation from then
+ * on. A fault leaves it live. Returns 0 in a "continue" or "finish" operation
  * (where it changes nothing); PARLEY_ESTATE for phase "none", and for
  * "start": a conversation that would end as it begins is not started.
  */
