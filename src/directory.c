@@ -36,6 +36,7 @@
 #include "buf.h"
 #include "directory.h"
 #include "log.h"
+#include "record.h"
 #include "repsite.h"
 #include "parley.h"
 
@@ -241,17 +242,6 @@ put_str(struct buf *b, const char *s)
 }
 
 static int
-put_u64(struct buf *b, uint64_t v)
-{
-	unsigned char be[8];
-	int i;
-
-	for (i = 0; i < 8; i++)
-		be[i] = (unsigned char)(v >> (56 - 8 * i));
-	return buf_append(b, be, 8) != 0 ? PARLEY_ENOMEM : 0;
-}
-
-static int
 put_format(struct buf *b, unsigned char f)
 {
 	buf_reset(b);
@@ -332,8 +322,8 @@ encode_node(struct buf *b, const struct mgr_node *n)
 
 	if ((rc = put_format(b, NODE_FORMAT)) != 0 || (rc = put_str(b, n->address)) != 0 ||
 	    (rc = put_str(b, n->incarnation)) != 0 ||
-	    (rc = put_u64(b, (uint64_t)n->registered_ms)) != 0 ||
-	    (rc = put_u64(b, n->replicated ? 1 : 0)) != 0)
+	    (rc = record_put_u64(b, (uint64_t)n->registered_ms)) != 0 ||
+	    (rc = record_put_u64(b, n->replicated ? 1 : 0)) != 0)
 		return rc;
 	return 0;
 }
@@ -357,7 +347,7 @@ encode_group(struct buf *b, const struct mgr_group *g)
 	int rc;
 
 	if ((rc = put_format(b, RECORD_FORMAT)) != 0 || (rc = put_str(b, g->primary)) != 0 ||
-	    (rc = put_str(b, g->secondary)) != 0 || (rc = put_u64(b, g->epoch)) != 0)
+	    (rc = put_str(b, g->secondary)) != 0 || (rc = record_put_u64(b, g->epoch)) != 0)
 		return rc;
 	return 0;
 }
@@ -385,8 +375,8 @@ encode_conv(struct buf *b, const struct mgr_conv *c)
 
 	if ((rc = put_format(b, CONV_FORMAT)) != 0 || (rc = put_str(b, c->group)) != 0 ||
 	    (rc = put_str(b, c->service)) != 0 || (rc = put_str(b, c->reply_to)) != 0 ||
-	    (rc = put_u64(b, (uint64_t)c->created_ms)) != 0 ||
-	    (rc = put_u64(b, (uint64_t)c->ended_ms)) != 0 || (rc = put_str(b, c->from)) != 0)
+	    (rc = record_put_u64(b, (uint64_t)c->created_ms)) != 0 ||
+	    (rc = record_put_u64(b, (uint64_t)c->ended_ms)) != 0 || (rc = put_str(b, c->from)) != 0)
 		return rc;
 	return 0;
 }

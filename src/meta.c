@@ -16,6 +16,7 @@
 
 #include "meta.h"
 #include "parley.h"
+#include "record.h"
 
 void
 conv_meta_clear(struct conv_meta *m)
@@ -32,37 +33,6 @@ conv_meta_expired(const struct conv_meta *m, int64_t now_ms)
 	if (m->max_idle_s != 0 && now_ms - m->last_access_ms >= (int64_t)m->max_idle_s * 1000)
 		return 2;
 	return 0;
-}
-
-static int
-put_u8(struct buf *b, unsigned v)
-{
-	unsigned char c = (unsigned char)v;
-
-	return buf_append(b, &c, 1);
-}
-
-static int
-put_u32(struct buf *b, uint32_t v)
-{
-	unsigned char p[4];
-
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-	return buf_append(b, p, sizeof p);
-}
-
-static int
-put_u64(struct buf *b, uint64_t v)
-{
-	unsigned char p[8];
-	int i;
-
-	for (i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (56 - 8 * i));
-	return buf_append(b, p, sizeof p);
 }
 
 int
@@ -86,123 +56,59 @@ conv_meta_encode(const struct conv_meta *m, struct buf *out)
 	if ((rc = buf_reserve(out, 64 + slen + mlen + m->ring_len * 16u)) != 0)
 		return rc;
 	/* Appends cannot fail after the reserve above; the checks keep it honest. */
-	rc = put_u8(out, CONV_META_FORMAT);
-	rc |= put_u8(out, (unsigned)m->state);
-	rc |= put_u8(out, (unsigned)slen);
+	rc = record_put_u8(out, CONV_META_FORMAT);
+	rc |= record_put_u8(out, (unsigned)m->state);
+	rc |= record_put_u8(out, (unsigned)slen);
 	rc |= buf_append(out, m->service, slen);
-	rc |= put_u64(out, (uint64_t)m->created_ms);
-	rc |= put_u64(out, (uint64_t)m->last_access_ms);
-	rc |= put_u64(out, m->seq);
-	rc |= put_u64(out, (uint64_t)m->ended_ms);
-	rc |= put_u32(out, m->max_age_s);
-	rc |= put_u32(out, m->max_idle_s);
-	rc |= put_u32(out, m->bean_version);
-	rc |= put_u8(out, m->start_msgid != NULL);
+	rc |= record_put_u64(out, (uint64_t)m->created_ms);
+	rc |= record_put_u64(out, (uint64_t)m->last_access_ms);
+	rc |= record_put_u64(out, m->seq);
+	rc |= record_put_u64(out, (uint64_t)m->ended_ms);
+	rc |= record_put_u32(out, m->max_age_s);
+	rc |= record_put_u32(out, m->max_idle_s);
+	rc |= record_put_u32(out, m->bean_version);
+	rc |= record_put_u8(out, m->start_msgid != NULL);
 	if (m->start_msgid != NULL) {
-		rc |= put_u32(out, (uint32_t)mlen);
+		rc |= record_put_u32(out, (uint32_t)mlen);
 		rc |= buf_append(out, m->start_msgid, mlen);
 	}
-	rc |= put_u8(out, m->ring_len);
+	rc |= record_put_u8(out, m->ring_len);
 	for (i = 0; i < m->ring_len; i++) {
-		rc |= put_u64(out, m->ring_hash[i]);
-		rc |= put_u64(out, m->ring_seq[i]);
+		rc |= record_put_u64(out, m->ring_hash[i]);
+		rc |= record_put_u64(out, m->ring_seq[i]);
 	}
 	return rc == 0 ? 0 : PARLEY_ENOMEM;
-}
-
-/* A read position in a record; every get fails once the record is short. */
-struct reader {
-	const unsigned char *p;
-	size_t left;
-};
-
-static int
-get_bytes(struct reader *r, const unsigned char **out, size_t n)
-{
-	if (r->left < n)
-		return -1;
-	*out = r->p;
-	r->p += n;
-	r->left -= n;
-	return 0;
-}
-
-static int
-get_u8(struct reader *r, unsigned *v)
-{
-	const unsigned char *p;
-
-	if (get_bytes(r, &p, 1) != 0)
-		return -1;
-	*v = p[0];
-	return 0;
-}
-
-static int
-get_u32(struct reader *r, uint32_t *v)
-{
-	const unsigned char *p;
-
-	if (get_bytes(r, &p, 4) != 0)
-		return -1;
-	*v = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-	return 0;
-}
-
-static int
-get_u64(struct reader *r, uint64_t *v)
-{
-	const unsigned char *p;
-	int i;
-
-	if (get_bytes(r, &p, 8) != 0)
-		return -1;
-	*v = 0;
-	for (i = 0; i < 8; i++)
-		*v = *v << 8 | p[i];
-	return 0;
-}
-
-static int
-get_i64(struct reader *r, int64_t *v)
-{
-	uint64_t u;
-
-	if (get_u64(r, &u) != 0)
-		return -1;
-	*v = (int64_t)u;
-	return 0;
 }
 
 int
 conv_meta_decode(const void *data, size_t len, struct conv_meta *m)
 {
-	struct reader r = { data, len };
+	struct record_reader r = { data, len };
 	const unsigned char *s;
 	unsigned format, state, slen, has_msgid, ring_len, i;
 	uint32_t mlen;
 	int rc = PARLEY_EIO;
 
 	memset(m, 0, sizeof *m);
-	if (get_u8(&r, &format) != 0 || format != CONV_META_FORMAT)
+	if (record_get_u8(&r, &format) != 0 || format != CONV_META_FORMAT)
 		goto fail;
-	if (get_u8(&r, &state) != 0 ||
+	if (record_get_u8(&r, &state) != 0 ||
 	    (state != CONV_LIVE && state != CONV_ENDED && state != CONV_EXPIRED))
 		goto fail;
 	m->state = (enum conv_state)state;
-	if (get_u8(&r, &slen) != 0 || slen >= STORE_SERVICE_MAX ||
-	    get_bytes(&r, &s, slen) != 0 || memchr(s, '\0', slen) != NULL)
+	if (record_get_u8(&r, &slen) != 0 || slen >= STORE_SERVICE_MAX ||
+	    record_get_bytes(&r, &s, slen) != 0 || memchr(s, '\0', slen) != NULL)
 		goto fail;
 	memcpy(m->service, s, slen);
-	if (get_i64(&r, &m->created_ms) != 0 || get_i64(&r, &m->last_access_ms) != 0 ||
-	    get_u64(&r, &m->seq) != 0 || get_i64(&r, &m->ended_ms) != 0 ||
-	    get_u32(&r, &m->max_age_s) != 0 || get_u32(&r, &m->max_idle_s) != 0 ||
-	    get_u32(&r, &m->bean_version) != 0)
+	if (record_get_i64(&r, &m->created_ms) != 0 ||
+	    record_get_i64(&r, &m->last_access_ms) != 0 || record_get_u64(&r, &m->seq) != 0 ||
+	    record_get_i64(&r, &m->ended_ms) != 0 || record_get_u32(&r, &m->max_age_s) != 0 ||
+	    record_get_u32(&r, &m->max_idle_s) != 0 || record_get_u32(&r, &m->bean_version) != 0)
 		goto fail;
-	if (get_u8(&r, &has_msgid) != 0 || has_msgid > 1)
+	if (record_get_u8(&r, &has_msgid) != 0 || has_msgid > 1)
 		goto fail;
 	if (has_msgid) {
-		if (get_u32(&r, &mlen) != 0 || get_bytes(&r, &s, mlen) != 0 ||
+		if (record_get_u32(&r, &mlen) != 0 || record_get_bytes(&r, &s, mlen) != 0 ||
 		    memchr(s, '\0', mlen) != NULL)
 			goto fail;
 		m->start_msgid = malloc((size_t)mlen + 1);
@@ -213,11 +119,12 @@ conv_meta_decode(const void *data, size_t len, struct conv_meta *m)
 		memcpy(m->start_msgid, s, mlen);
 		m->start_msgid[mlen] = '\0';
 	}
-	if (get_u8(&r, &ring_len) != 0 || ring_len > STORE_RING_MAX)
+	if (record_get_u8(&r, &ring_len) != 0 || ring_len > STORE_RING_MAX)
 		goto fail;
 	m->ring_len = ring_len;
 	for (i = 0; i < ring_len; i++)
-		if (get_u64(&r, &m->ring_hash[i]) != 0 || get_u64(&r, &m->ring_seq[i]) != 0)
+		if (record_get_u64(&r, &m->ring_hash[i]) != 0 ||
+		    record_get_u64(&r, &m->ring_seq[i]) != 0)
 			goto fail;
 	if (r.left != 0)
 		goto fail;

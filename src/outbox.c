@@ -27,6 +27,7 @@
 #include "outbox.h"
 #include "parley.h"
 #include "poster.h"
+#include "record.h"
 #include "store.h"
 
 #define MAX_STRING (64u << 20)         /* no string of a record is longer */
@@ -36,94 +37,10 @@
 /* ---- records -------------------------------------------------------------- */
 
 static int
-put_u8(struct buf *b, unsigned v)
-{
-	unsigned char c = (unsigned char)v;
-
-	return buf_append(b, &c, 1);
-}
-
-static int
-put_u32(struct buf *b, uint32_t v)
-{
-	unsigned char p[4];
-
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-	return buf_append(b, p, sizeof p);
-}
-
-static int
-put_u64(struct buf *b, uint64_t v)
-{
-	unsigned char p[8];
-	int i;
-
-	for (i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (56 - 8 * i));
-	return buf_append(b, p, sizeof p);
-}
-
-static int
 put_str(struct buf *b, const char *s, size_t n)
 {
-	if (put_u32(b, (uint32_t)n) != 0 || buf_append(b, s, n) != 0)
+	if (record_put_u32(b, (uint32_t)n) != 0 || buf_append(b, s, n) != 0)
 		return PARLEY_ENOMEM;
-	return 0;
-}
-
-struct rd {
-	const unsigned char *p;
-	size_t left;
-};
-
-static int
-get_bytes(struct rd *r, const unsigned char **out, size_t n)
-{
-	if (r->left < n)
-		return -1;
-	*out = r->p;
-	r->p += n;
-	r->left -= n;
-	return 0;
-}
-
-static int
-get_u8(struct rd *r, unsigned *v)
-{
-	const unsigned char *p;
-
-	if (get_bytes(r, &p, 1) != 0)
-		return -1;
-	*v = p[0];
-	return 0;
-}
-
-static int
-get_u32(struct rd *r, uint32_t *v)
-{
-	const unsigned char *p;
-
-	if (get_bytes(r, &p, 4) != 0)
-		return -1;
-	*v = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-	return 0;
-}
-
-static int
-get_i64(struct rd *r, int64_t *v)
-{
-	const unsigned char *p;
-	uint64_t u = 0;
-	int i;
-
-	if (get_bytes(r, &p, 8) != 0)
-		return -1;
-	for (i = 0; i < 8; i++)
-		u = u << 8 | p[i];
-	*v = (int64_t)u;
 	return 0;
 }
 
@@ -133,13 +50,13 @@ get_i64(struct rd *r, int64_t *v)
  * holds a NUL where text_only, or PARLEY_ENOMEM.
  */
 static int
-get_str(struct rd *r, char **out, size_t *lenp, int text_only, int empty_null)
+get_str(struct record_reader *r, char **out, size_t *lenp, int text_only, int empty_null)
 {
 	const unsigned char *s;
 	uint32_t n;
 
 	*out = NULL;
-	if (get_u32(r, &n) != 0 || n > MAX_STRING || get_bytes(r, &s, n) != 0)
+	if (record_get_u32(r, &n) != 0 || n > MAX_STRING || record_get_bytes(r, &s, n) != 0)
 		return PARLEY_EIO;
 	if (text_only && memchr(s, '\0', n) != NULL)
 		return PARLEY_EIO;
@@ -171,11 +88,11 @@ outbox_entry_encode(const struct outbox_entry *e, struct buf *out)
 		return PARLEY_EINVAL;
 	if ((rc = buf_reserve(out, 40 + ml + al + cl + e->envelope_len)) != 0)
 		return rc;
-	rc = put_u8(out, OUTBOX_FORMAT);
-	rc |= put_u8(out, (unsigned)e->soap);
-	rc |= put_u64(out, (uint64_t)e->created_ms);
-	rc |= put_u64(out, (uint64_t)e->next_ms);
-	rc |= put_u32(out, e->attempts);
+	rc = record_put_u8(out, OUTBOX_FORMAT);
+	rc |= record_put_u8(out, (unsigned)e->soap);
+	rc |= record_put_u64(out, (uint64_t)e->created_ms);
+	rc |= record_put_u64(out, (uint64_t)e->next_ms);
+	rc |= record_put_u32(out, e->attempts);
 	rc |= put_str(out, e->message_id, ml);
 	rc |= put_str(out, e->address, al);
 	rc |= put_str(out, e->action, cl);
@@ -196,14 +113,15 @@ outbox_entry_clear(struct outbox_entry *e)
 int
 outbox_entry_decode(const void *data, size_t len, struct outbox_entry *e)
 {
-	struct rd r = { data, len };
+	struct record_reader r = { data, len };
 	unsigned format, soap;
 	int rc;
 
 	memset(e, 0, sizeof *e);
-	if (get_u8(&r, &format) != 0 || format != OUTBOX_FORMAT || get_u8(&r, &soap) != 0 ||
-	    (soap != SOAP_V11 && soap != SOAP_V12) || get_i64(&r, &e->created_ms) != 0 ||
-	    get_i64(&r, &e->next_ms) != 0 || get_u32(&r, &e->attempts) != 0)
+	if (record_get_u8(&r, &format) != 0 || format != OUTBOX_FORMAT ||
+	    record_get_u8(&r, &soap) != 0 || (soap != SOAP_V11 && soap != SOAP_V12) ||
+	    record_get_i64(&r, &e->created_ms) != 0 ||
+	    record_get_i64(&r, &e->next_ms) != 0 || record_get_u32(&r, &e->attempts) != 0)
 		return PARLEY_EIO;
 	e->soap = (enum soap_version)soap;
 	if ((rc = get_str(&r, &e->message_id, NULL, 1, 0)) != 0 ||
@@ -234,9 +152,9 @@ outbox_partner_encode(const struct outbox_partner *p, struct buf *out)
 	rl = p->refparams != NULL ? strlen(p->refparams) : 0;
 	if (al == 0 || al > MAX_STRING || rl > MAX_STRING)
 		return PARLEY_EINVAL;
-	rc = put_u8(out, OUTBOX_PARTNER_FORMAT);
-	rc |= put_u8(out, (unsigned)p->soap);
-	rc |= put_u8(out, (unsigned)p->wsa);
+	rc = record_put_u8(out, OUTBOX_PARTNER_FORMAT);
+	rc |= record_put_u8(out, (unsigned)p->soap);
+	rc |= record_put_u8(out, (unsigned)p->wsa);
 	rc |= put_str(out, p->address, al);
 	rc |= put_str(out, p->refparams != NULL ? p->refparams : "", rl);
 	return rc == 0 ? 0 : PARLEY_ENOMEM;
@@ -253,14 +171,14 @@ outbox_partner_clear(struct outbox_partner *p)
 int
 outbox_partner_decode(const void *data, size_t len, struct outbox_partner *p)
 {
-	struct rd r = { data, len };
+	struct record_reader r = { data, len };
 	unsigned format, soap, wsa;
 	int rc;
 
 	memset(p, 0, sizeof *p);
-	if (get_u8(&r, &format) != 0 || format != OUTBOX_PARTNER_FORMAT ||
-	    get_u8(&r, &soap) != 0 || (soap != SOAP_V11 && soap != SOAP_V12) ||
-	    get_u8(&r, &wsa) != 0 || (wsa != WSA_10 && wsa != WSA_2004))
+	if (record_get_u8(&r, &format) != 0 || format != OUTBOX_PARTNER_FORMAT ||
+	    record_get_u8(&r, &soap) != 0 || (soap != SOAP_V11 && soap != SOAP_V12) ||
+	    record_get_u8(&r, &wsa) != 0 || (wsa != WSA_10 && wsa != WSA_2004))
 		return PARLEY_EIO;
 	p->soap = (enum soap_version)soap;
 	p->wsa = (enum wsa_version)wsa;

@@ -25,8 +25,8 @@ old_record(struct buf *b, const struct mgr_conv *c)
 	CU_ASSERT_EQUAL_FATAL(put_str(b, c->group), 0);
 	CU_ASSERT_EQUAL_FATAL(put_str(b, c->service), 0);
 	CU_ASSERT_EQUAL_FATAL(put_str(b, c->reply_to), 0);
-	CU_ASSERT_EQUAL_FATAL(put_u64(b, (uint64_t)c->created_ms), 0);
-	CU_ASSERT_EQUAL_FATAL(put_u64(b, (uint64_t)c->ended_ms), 0);
+	CU_ASSERT_EQUAL_FATAL(record_put_u64(b, (uint64_t)c->created_ms), 0);
+	CU_ASSERT_EQUAL_FATAL(record_put_u64(b, (uint64_t)c->ended_ms), 0);
 }
 
 static void
