@@ -541,9 +541,12 @@ gate_wait(struct gate *g, const char *key, unsigned tries)
 	return rc;
 }
 
-/* Look up a start answered before in sc->st: 0 and sc->replayed, PARLEY_ENOENT, or a fault. */
+/*
+ * Look up the start sc answered before in st, the store of group: 0 with
+ * sc->replayed, PARLEY_ENOENT, or PARLEY_EFAULT with f filled.
+ */
 static int
-find_replay(struct start_ctx *sc, struct fault *f)
+find_replay(struct start_ctx *sc, struct store *st, const char *group, struct fault *f)
 {
 	const char *msgid = sc->m->env.message_id;
 	char id[IDGEN_ID_MAX];
@@ -551,7 +554,7 @@ find_replay(struct start_ctx *sc, struct fault *f)
 
 	if (msgid == NULL)
 		return PARLEY_ENOENT;
-	rc = store_find_start(sc->st, sc->svc->name, msgid, id, sizeof id, &sc->replay,
+	rc = store_find_start(st, sc->svc->name, msgid, id, sizeof id, &sc->replay,
 	    &sc->replay_soap);
 	if (rc == 0) {
 		sc->replayed = 1;
@@ -564,7 +567,7 @@ find_replay(struct start_ctx *sc, struct fault *f)
 		    "wsa:MessageID %s already started a conversation of another service; "
 		    "a new message needs a new MessageID", msgid);
 	else if (rc == PARLEY_ETIMEDOUT)
-		unavailable(sc->d, f, sc->group);
+		unavailable(sc->d, f, group);
 	else
 		fault_set(f, FAULT_RECEIVER, NULL, NULL, "the store failed: %s",
 		    parley_strerror(rc));
@@ -614,15 +617,7 @@ start_join(struct start_ctx *sc, struct parley_call *call, const char *other, st
 	held = 1;
 	/* A retried start that joined finds its answer in the group it joined. */
 	if (sc->st != st) {
-		struct store *home_st = sc->st;
-		char home[IDGEN_GROUP_MAX + 1];
-
-		memcpy(home, sc->group, sizeof home);
-		sc->st = st;
-		snprintf(sc->group, sizeof sc->group, "%s", group);
-		rc = find_replay(sc, f);
-		sc->st = home_st;
-		memcpy(sc->group, home, sizeof home);
+		rc = find_replay(sc, st, group, f);
 		if (rc == 0 || rc == PARLEY_EFAULT) {
 			rc = rc == 0 ? PARLEY_EEXIST : PARLEY_EIO;
 			goto fail;
@@ -737,7 +732,7 @@ run_start(struct dispatch *d, struct dispatch_worker *w, struct message *m,
 			goto fault;
 		}
 		held = 1;
-		rc = find_replay(&sc, &f);
+		rc = find_replay(&sc, sc.st, sc.group, &f);
 		if (rc == PARLEY_EFAULT)
 			goto fault;
 		if (rc == 0)
@@ -1094,6 +1089,35 @@ moved(struct dispatch *d, struct message *m, const char *id, const char *group, 
 }
 
 /*
+ * Where the message m about conversation id, of group, is to be served:
+ * here (0), by the group's owner (2: m->group says which group), or nowhere
+ * (1: f is the fault to answer).
+ */
+static int
+to_group(struct dispatch *d, struct message *m, const char *id, const char *group,
+    struct fault *f)
+{
+	if (owns(d, group))
+		return 0;
+	if (d->locator == NULL) {
+		fault_set(f, FAULT_SENDER, NS_PC, "UnknownConversation",
+		    "conversation %s belongs to group %s, which this node does not hold", id, group);
+		return 1;
+	}
+	/*
+	 * Its sender believed this node owns the group: say where it is
+	 * instead of relaying again, so a stale route is corrected where it is
+	 * held, and a message never goes round in circles.
+	 */
+	if (m->via != NULL && m->via[0] != '\0') {
+		moved(d, m, id, group, f);
+		return 1;
+	}
+	snprintf(m->group, sizeof m->group, "%s", group);
+	return 2;
+}
+
+/*
  * The first steps every message takes: read the envelope and choose the
  * operation. Returns 0 with *svc and *op set, 1 when m is answered, 2 when
  * its conversation's group (m->group) is another node's.
@@ -1133,21 +1157,10 @@ prepare(struct dispatch *d, const struct registry_view *v, struct message *m,
 			goto fault;
 		}
 		/* A start that joins runs where the session's bean is. */
-		if (!owns(d, group)) {
-			if (d->locator == NULL) {
-				fault_set(&f, FAULT_SENDER, NS_PC, "UnknownConversation",
-				    "conversation %s belongs to group %s, which this node does not hold",
-				    other, group);
-				goto fault;
-			}
-			if (m->via != NULL && m->via[0] != '\0') {
-				moved(d, m, other, group, &f);
-				goto fault;
-			}
-			snprintf(m->group, sizeof m->group, "%s", group);
-			return 2;
-		}
-		return 0;
+		rc = to_group(d, m, other, group, &f);
+		if (rc == 1)
+			goto fault;
+		return rc;
 	}
 	if ((*op)->phase == PARLEY_PHASE_START && !owns(d, holdings_home(d->holdings))) {
 		/* This node's group is served elsewhere now (it came back as its secondary). */
@@ -1174,30 +1187,18 @@ prepare(struct dispatch *d, const struct registry_view *v, struct message *m,
 			    "'%s' is not a conversation ID", id);
 			goto fault;
 		}
-		if (idgen_group(id, group, sizeof group) == 0 && !owns(d, group)) {
-			if (d->locator == NULL) {
-				fault_set(&f, FAULT_SENDER, NS_PC, "UnknownConversation",
-				    "conversation %s belongs to group %s, which this node does not hold",
-				    id, group);
+		if (idgen_group(id, group, sizeof group) == 0 &&
+		    (rc = to_group(d, m, id, group, &f)) != 0) {
+			if (rc == 2)
+				return 2;
+			/* A pc:Moved names the conversation; a node alone does not. */
+			if (d->locator == NULL)
 				goto fault;
-			}
-			/*
-			 * Its sender believed this node owns the group: say where it
-			 * is instead of relaying again, so a stale route is corrected
-			 * where it is held, and a message never goes round in circles.
-			 */
-			if (m->via != NULL && m->via[0] != '\0') {
-				moved(d, m, id, group, &f);
-				goto fault_id;
-			}
-			snprintf(m->group, sizeof m->group, "%s", group);
-			return 2;
+			answer_fault(d, m, m->env.conversation_id, &f);
+			return 1;
 		}
 	}
 	return 0;
-fault_id:
-	answer_fault(d, m, m->env.conversation_id, &f);
-	return 1;
 fault:
 	answer_fault(d, m, NULL, &f);
 	return 1;
