@@ -866,6 +866,32 @@ out:
 }
 
 /*
+ * Ask the node at url to deploy what form names (for the descriptor dpath)
+ * and print its answer. Returns 0 once deployed, else 1 with the reason
+ * printed.
+ */
+static int
+post_deploy(const char *url, const char *dpath, const char *form)
+{
+	struct buf answer = BUF_INIT;
+	char err[2048];
+	int status, rc = 1;
+
+	status = http_call(url, "POST", "/parley/admin/deploy", form, &answer, err, sizeof err);
+	if (status < 0)
+		fprintf(stderr, "parleyctl: %s\n", err);
+	else if (status != 200)
+		fprintf(stderr, "parleyctl: %s: %s", dpath, answer.data != NULL ? answer.data :
+		    "refused\n");
+	else {
+		fputs(answer.data != NULL ? answer.data : "deployed\n", stdout);
+		rc = 0;
+	}
+	buf_free(&answer);
+	return rc;
+}
+
+/*
  * deploy_one for a node whose deploy directory is not this machine's: upload
  * the module, the WSDL and the (rewritten, hidden) descriptor under the first
  * free STEM, then deploy; a refused deploy has the node discard them.
@@ -874,10 +900,10 @@ static int
 deploy_uploaded(const char *url, const char *dpath, const struct descriptor *d,
     const struct buf *text, const struct buf *module, const struct buf *wsdl)
 {
-	struct buf desc = BUF_INIT, answer = BUF_INIT;
-	char stem[128], so[140], wname[140], dname[140], form[200], err[2048];
+	struct buf desc = BUF_INIT;
+	char stem[128], so[140], wname[140], dname[140], form[200];
 	unsigned n;
-	int status, up, rc = 1;
+	int up, rc = 1;
 
 	for (n = 1; n < 10000; n++) {
 		snprintf(stem, sizeof stem, "%s-v%u-%u", d->service, d->version, n);
@@ -908,21 +934,11 @@ deploy_uploaded(const char *url, const char *dpath, const struct descriptor *d,
 		goto out;
 	}
 	snprintf(form, sizeof form, "descriptor=%s&discard=1", dname);
-	status = http_call(url, "POST", "/parley/admin/deploy", form, &answer, err, sizeof err);
-	if (status < 0) {
-		fprintf(stderr, "parleyctl: %s\n", err);
+	if (post_deploy(url, dpath, form) != 0)
 		goto out;
-	}
-	if (status != 200) {
-		fprintf(stderr, "parleyctl: %s: %s", dpath, answer.data != NULL ? answer.data :
-		    "refused\n");
-		goto out;
-	}
-	fputs(answer.data != NULL ? answer.data : "deployed\n", stdout);
 	rc = 0;
 out:
 	buf_free(&desc);
-	buf_free(&answer);
 	return rc;
 }
 
@@ -931,13 +947,12 @@ deploy_one(const char *url, const char *deploy_dir, const char *dpath, int remot
 {
 	struct descriptor d;
 	struct buf text = BUF_INIT, module = BUF_INIT, wsdl = BUF_INIT, desc = BUF_INIT;
-	struct buf answer = BUF_INIT;
 	char err[2048], stem[128], form[256];
 	char *dir = NULL, *mpath = NULL, *wpath = NULL;
 	char *to_so = NULL, *to_wsdl = NULL, *to_desc = NULL;
 	const char *slash;
 	unsigned n;
-	int status, rc = 1, made = 0;
+	int rc = 1, made = 0;
 
 	memset(&d, 0, sizeof d);
 	if (slurp(dpath, &text) != 0) {
@@ -1003,17 +1018,8 @@ deploy_one(const char *url, const char *deploy_dir, const char *dpath, int remot
 	}
 	made = 3;
 	snprintf(form, sizeof form, "descriptor=.%s.service", stem);
-	status = http_call(url, "POST", "/parley/admin/deploy", form, &answer, err, sizeof err);
-	if (status < 0) {
-		fprintf(stderr, "parleyctl: %s\n", err);
+	if (post_deploy(url, dpath, form) != 0)
 		goto out;
-	}
-	if (status != 200) {
-		fprintf(stderr, "parleyctl: %s: %s", dpath, answer.data != NULL ? answer.data :
-		    "refused\n");
-		goto out;
-	}
-	fputs(answer.data != NULL ? answer.data : "deployed\n", stdout);
 	rc = 0;
 	made = 0;
 	goto out;
@@ -1032,7 +1038,6 @@ out:
 	buf_free(&module);
 	buf_free(&wsdl);
 	buf_free(&desc);
-	buf_free(&answer);
 	free(dir);
 	free(mpath);
 	free(wpath);
