@@ -73,31 +73,6 @@ poster_parse(const char *url, struct poster_url *u)
 	return 0;
 }
 
-/* Wait until fd is ready for events or the deadline; 0, PARLEY_ETIMEDOUT or PARLEY_EIO. */
-static int
-wait_fd(int fd, short events, int64_t deadline)
-{
-	struct pollfd pfd;
-	int64_t left;
-	int n;
-
-	for (;;) {
-		left = deadline - mono_ms();
-		if (left <= 0)
-			return PARLEY_ETIMEDOUT;
-		pfd.fd = fd;
-		pfd.events = events;
-		pfd.revents = 0;
-		n = poll(&pfd, 1, (int)left);
-		if (n > 0)
-			return 0;
-		if (n == 0)
-			return PARLEY_ETIMEDOUT;
-		if (errno != EINTR)
-			return PARLEY_EIO;
-	}
-}
-
 static int
 connect_to(const struct poster_url *u, int64_t deadline, int *fdp, char *err, size_t errlen)
 {
@@ -124,7 +99,7 @@ connect_to(const struct poster_url *u, int64_t deadline, int *fdp, char *err, si
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 			break;
 		if (errno == EINPROGRESS) {
-			rc = wait_fd(fd, POLLOUT, deadline);
+			rc = mono_poll(fd, POLLOUT, deadline);
 			if (rc == 0) {
 				elen = sizeof e;
 				if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &elen) != 0)
@@ -172,7 +147,7 @@ send_all(int fd, const char *p, size_t len, int64_t deadline)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if ((rc = wait_fd(fd, POLLOUT, deadline)) != 0)
+			if ((rc = mono_poll(fd, POLLOUT, deadline)) != 0)
 				return rc;
 			continue;
 		}
@@ -199,7 +174,7 @@ read_status(int fd, int64_t deadline, int *status, char *err, size_t errlen)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if ((rc = wait_fd(fd, POLLIN, deadline)) != 0) {
+			if ((rc = mono_poll(fd, POLLIN, deadline)) != 0) {
 				if (rc == PARLEY_ETIMEDOUT)
 					snprintf(err, errlen, "no answer in time");
 				return rc;

@@ -299,28 +299,6 @@ out:
 
 /* ---- connecting and sending ---------------------------------------------- */
 
-/* Wait until fd is ready for events or the deadline passes. */
-static int
-wait_fd(int fd, short events, int64_t deadline)
-{
-	struct pollfd pfd = { fd, events, 0 };
-	int64_t left;
-	int n;
-
-	for (;;) {
-		left = deadline - mono_ms();
-		if (left <= 0)
-			return PARLEY_ETIMEDOUT;
-		n = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
-		if (n > 0)
-			return 0;       /* also on POLLERR/POLLHUP: the next call says which */
-		if (n == 0)
-			return PARLEY_ETIMEDOUT;
-		if (errno != EINTR)
-			return PARLEY_EIO;
-	}
-}
-
 static void
 log_connect_failure(const struct target *t, const struct addrinfo *ai, const char *why)
 {
@@ -354,7 +332,7 @@ connect_one(const struct target *t, const struct addrinfo *ai, int64_t deadline,
 		err = errno;
 		goto fail;
 	}
-	rc = wait_fd(fd, POLLOUT, deadline);
+	rc = mono_poll(fd, POLLOUT, deadline);
 	if (rc != 0) {
 		log_connect_failure(t, ai, rc == PARLEY_ETIMEDOUT ? "timed out" : "poll failed");
 		close(fd);
@@ -476,7 +454,7 @@ send_request(int fd, const struct buf *head, const struct forward *f, int64_t de
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				rc = wait_fd(fd, POLLOUT, deadline);
+				rc = mono_poll(fd, POLLOUT, deadline);
 				if (rc != 0)
 					return rc;
 				continue;
@@ -524,7 +502,7 @@ recv_some(struct reader *rd, void *p, size_t cap, size_t *got)
 		if (errno == EINTR)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			rc = wait_fd(rd->fd, POLLIN, rd->deadline);
+			rc = mono_poll(rd->fd, POLLIN, rd->deadline);
 			if (rc != 0)
 				return rc;
 			continue;
