@@ -6,6 +6,7 @@ from the environment that `make check` exports (top_srcdir, top_builddir).
 """
 
 import http.client
+import http.server
 import json
 import os
 import random
@@ -16,6 +17,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 import xml.etree.ElementTree as ET
@@ -684,3 +686,64 @@ def node_soap_client(script):
                             % (NODE_MODULES, os.path.dirname(NODE_MODULES)))
     env = dict(os.environ, NODE_PATH=NODE_MODULES)
     return [node, os.path.join(CLIENTS, "node", script)], env, None
+
+
+CLIENT_TIMEOUT = 60
+
+
+def run_sample_client(name, argv, env, args):
+    """Run one sample client (argv and env as zeep_client and the others give them)
+    with args, at most CLIENT_TIMEOUT seconds; print and return (exit status, output)."""
+    try:
+        p = subprocess.run(argv + args, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=CLIENT_TIMEOUT)
+    except subprocess.TimeoutExpired as e:
+        raise TestFailure("%s did not finish in %d s; it printed:\n%s"
+                          % (name, CLIENT_TIMEOUT, (e.stdout or b"").decode(errors="replace")))
+    out = p.stdout.decode(errors="replace")
+    print("----- %s: %s\n%s" % (name, " ".join(argv[1:] + args), out), end="")
+    return p.returncode, out
+
+
+class TamperingProxy(http.server.ThreadingHTTPServer):
+    """Passes requests on to a node and its answers back, serving the node's
+    WSDLs with the proxy's own address in them, but adds one to the number an
+    answer holds where pattern (a bytes regex: group 1 what comes before the
+    number, its last group the number) matches: a client that checks what it
+    is told must notice."""
+
+    def __init__(self, node, pattern):
+        self.node = node
+        self.pattern = re.compile(pattern)
+        super().__init__(("127.0.0.1", 0), _TamperingHandler)
+        self.url = "http://127.0.0.1:%d" % self.server_address[1]
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+class _TamperingHandler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.forward(None)
+
+    def do_POST(self):
+        self.forward(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+
+    def forward(self, body):
+        node = self.server.node
+        c = http.client.HTTPConnection("127.0.0.1", node.port, timeout=30)
+        headers = {k: v for k, v in self.headers.items()
+                   if k.lower() in ("content-type", "soapaction")}
+        c.request(self.command, self.path, body=body, headers=headers)
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        data = data.replace(node.url.encode(), self.server.url.encode())
+        data = self.server.pattern.sub(
+            lambda m: m.group(1) + str(int(m.group(m.lastindex)) + 1).encode(), data)
+        self.send_response(r.status)
+        self.send_header("Content-Type", r.getheader("Content-Type"))
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass

@@ -8,18 +8,13 @@ A client whose runtime is missing is skipped (the test then exits 77 after
 running the others), unless PARLEY_REQUIRE_CLIENTS=1, when it fails and says
 what to install."""
 
-import http.client
-import http.server
 import os
 import re
-import subprocess
 import sys
-import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from parleytest import *  # noqa: F401,F403
 
-CLIENT_TIMEOUT = 60
 EXPECTED_COUNT = 6
 
 
@@ -44,58 +39,9 @@ RUNS = [
 ]
 
 
-class MiscountingProxy(http.server.ThreadingHTTPServer):
-    """Passes requests on to a node, but answers every AddItem with one item
-    too many, and serves the node's WSDL with its own address in it."""
-
-    def __init__(self, node):
-        self.node = node
-        super().__init__(("127.0.0.1", 0), MiscountingHandler)
-        self.url = "http://127.0.0.1:%d" % self.server_address[1]
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-
-class MiscountingHandler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.forward(None)
-
-    def do_POST(self):
-        self.forward(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
-
-    def forward(self, body):
-        node = self.server.node
-        c = http.client.HTTPConnection("127.0.0.1", node.port, timeout=30)
-        headers = {k: v for k, v in self.headers.items()
-                   if k.lower() in ("content-type", "soapaction")}
-        c.request(self.command, self.path, body=body, headers=headers)
-        r = c.getresponse()
-        data = r.read()
-        c.close()
-        data = data.replace(node.url.encode(), self.server.url.encode())
-        data = re.sub(rb"(<(\w+:)?AddItemResponse><(\w+:)?count>)(\d+)",
-                      lambda m: m.group(1) + str(int(m.group(4)) + 1).encode(), data)
-        self.send_response(r.status)
-        self.send_header("Content-Type", r.getheader("Content-Type"))
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
 def run_client(name, argv, env, base_url):
     """Run one client against the cart at base_url; return (exit status, output)."""
-    wsdl_url = base_url + "/services/cart?wsdl"
-    try:
-        p = subprocess.run(argv + [wsdl_url], env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, timeout=CLIENT_TIMEOUT)
-    except subprocess.TimeoutExpired as e:
-        raise TestFailure("%s did not finish in %d s; it printed:\n%s"
-                          % (name, CLIENT_TIMEOUT, (e.stdout or b"").decode(errors="replace")))
-    out = p.stdout.decode(errors="replace")
-    print("----- %s: %s\n%s" % (name, " ".join(argv[1:] + [wsdl_url]), out), end="")
-    return p.returncode, out
+    return run_sample_client(name, argv, env, [base_url + "/services/cart?wsdl"])
 
 
 def whole_conversation(name, argv, env, node):
@@ -162,7 +108,7 @@ def test(wd, nodes):
     equal(node_status["messages"]["started"], len(conversation_ids), "conversations started")
     equal(node_status["messages"]["finished"], len(conversation_ids), "conversations finished")
 
-    proxy = MiscountingProxy(node)
+    proxy = TamperingProxy(node, rb"(<(\w+:)?AddItemResponse><(\w+:)?count>)(\d+)")
     for name, argv, env in runnable:
         exit_status, out = run_client(name + " through a miscounting proxy", argv, env, proxy.url)
         equal(exit_status, 1, "%s's exit status when AddItem's count is wrong" % name)

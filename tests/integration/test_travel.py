@@ -27,7 +27,6 @@ TRAVEL_SRC = os.path.join(TOP_SRCDIR, "samples", "travel")
 PARLEY_GEN = os.path.join(TOP_BUILDDIR, "src", "tools", "parley-gen")
 NS_TRAVEL = "urn:example:travel"
 TRAVEL_ACTION = "urn:example:travel/"
-CLIENT_TIMEOUT = 60
 
 RUNS = [
     ("python (zeep, SOAP 1.1)", lambda: zeep_client("travel_zeep.py"), []),
@@ -223,16 +222,8 @@ def raw_soap(node):
 
 def run_client(name, argv, env, node):
     """Run one client against the node's travel service; return its output."""
-    wsdl_url = node.url + "/services/travel?wsdl"
-    try:
-        p = subprocess.run(argv + [wsdl_url], env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, timeout=CLIENT_TIMEOUT)
-    except subprocess.TimeoutExpired as e:
-        raise TestFailure("%s did not finish in %d s; it printed:\n%s"
-                          % (name, CLIENT_TIMEOUT, (e.stdout or b"").decode(errors="replace")))
-    out = p.stdout.decode(errors="replace")
-    print("----- %s: %s\n%s" % (name, " ".join(argv[1:] + [wsdl_url]), out), end="")
-    check(p.returncode == 0, "%s exited with %d; it printed:\n%s" % (name, p.returncode, out))
+    status, out = run_sample_client(name, argv, env, [node.url + "/services/travel?wsdl"])
+    check(status == 0, "%s exited with %d; it printed:\n%s" % (name, status, out))
     m = re.search(r"^started booking (\S+) for Ada Lovelace$", out, re.M)
     check(m, "%s does not say which booking it started:\n%s" % (name, out))
     booking_id = m.group(1)

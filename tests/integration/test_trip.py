@@ -28,7 +28,6 @@ running the rest), unless PARLEY_REQUIRE_CLIENTS=1, when it fails and says
 what to install."""
 
 import http.client
-import http.server
 import os
 import re
 import shutil
@@ -45,7 +44,6 @@ NS_HOTEL = "urn:parley:samples:hotel"
 NS_MANAGER = "urn:parley:manager"
 UNKNOWN = "{%s}UnknownConversation" % NS_PC
 EXPIRED = "{%s}ConversationExpired" % NS_PC
-CLIENT_TIMEOUT = 60
 INTERVAL_MS = 200
 
 RUNS = [
@@ -179,58 +177,11 @@ def fault_code(a, what):
 # The sample clients
 # ---------------------------------------------------------------------------
 
-class TamperingProxy(http.server.ThreadingHTTPServer):
-    """Passes requests on to a node, but answers AddRoom with a trip total one
-    cent higher, and serves the node's WSDLs with its own address in them."""
-
-    def __init__(self, node):
-        self.node = node
-        super().__init__(("127.0.0.1", 0), TamperingHandler)
-        self.url = "http://127.0.0.1:%d" % self.server_address[1]
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-
-class TamperingHandler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.forward(None)
-
-    def do_POST(self):
-        self.forward(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
-
-    def forward(self, body):
-        node = self.server.node
-        c = http.client.HTTPConnection("127.0.0.1", node.port, timeout=30)
-        headers = {k: v for k, v in self.headers.items() if k.lower() in ("content-type", "soapaction")}
-        c.request(self.command, self.path, body=body, headers=headers)
-        r = c.getresponse()
-        data = r.read()
-        c.close()
-        data = data.replace(node.url.encode(), self.server.url.encode())
-        data = re.sub(rb"(<(\w+:)?AddRoomResponse>.*?<(\w+:)?total>)(\d+)",
-                      lambda m: m.group(1) + str(int(m.group(4)) + 1).encode(), data)
-        self.send_response(r.status)
-        self.send_header("Content-Type", r.getheader("Content-Type"))
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
 def run_client(name, argv, base_url):
     """Run one client against the flight and hotel services at base_url; (exit status, output)."""
-    args = [base_url + "/services/flight?wsdl", base_url + "/services/hotel?wsdl"]
     argv, env = argv
-    try:
-        p = subprocess.run(argv + args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           timeout=CLIENT_TIMEOUT)
-    except subprocess.TimeoutExpired as e:
-        raise TestFailure("%s did not finish in %d s; it printed:\n%s"
-                          % (name, CLIENT_TIMEOUT, (e.stdout or b"").decode(errors="replace")))
-    out = p.stdout.decode(errors="replace")
-    print("----- %s: %s\n%s" % (name, " ".join(argv[1:] + args), out), end="")
-    return p.returncode, out
+    return run_sample_client(name, argv, env, [base_url + "/services/flight?wsdl",
+                                               base_url + "/services/hotel?wsdl"])
 
 
 def whole_trip(name, argv, node):
@@ -276,7 +227,7 @@ def clients(node, require):
         equal(a.fault_code(), UNKNOWN, "GetTrip of trip %s after its client confirmed it" % trip_id)
     c.close()
 
-    proxy = TamperingProxy(node)
+    proxy = TamperingProxy(node, rb"(<(\w+:)?AddRoomResponse>.*?<(\w+:)?total>)(\d+)")
     try:
         for name, argv in runnable:
             status, out = run_client(name + " through a proxy that changes AddRoom's total", argv, proxy.url)
