@@ -1399,9 +1399,7 @@ sweep_one(void *arg, const char *id, const struct conv_meta *meta)
 		act = conv_meta_expired(meta, s->now) != 0;
 	else
 		act = meta->ended_ms + s->tombstone_ms <= s->now;
-	/* IDs of other forms (none are made) are their own session. */
-	if (idgen_session(id, session, sizeof session) != 0)
-		snprintf(session, sizeof session, "%s", id);
+	idgen_session_key(id, session);
 	if (!act || gate_try_enter(s->d->gate, session) != 0)
 		return 0;
 	if (meta->state == CONV_LIVE) {

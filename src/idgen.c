@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -170,4 +171,11 @@ idgen_group(const char *id, char *group, size_t len)
 	memcpy(group, id, glen);
 	group[glen] = '\0';
 	return 0;
+}
+
+void
+idgen_session_key(const char *id, char out[IDGEN_SESSION_MAX])
+{
+	if (idgen_session(id, out, IDGEN_SESSION_MAX) != 0)
+		snprintf(out, IDGEN_SESSION_MAX, "%s", id);
 }

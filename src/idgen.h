@@ -53,6 +53,13 @@ int idgen_valid(const char *id);
  */
 int idgen_session(const char *id, char *session, size_t len);
 
+/*
+ * Write the key of id's session into out: idgen_session's for a valid ID,
+ * else id itself (cut to fit), so that a string of any other form (none is
+ * made, but stores and tests may hold them) is a session of its own.
+ */
+void idgen_session_key(const char *id, char out[IDGEN_SESSION_MAX]);
+
 /* Return 1 when a valid id is a joined conversation's (it names another's session), else 0. */
 int idgen_joined(const char *id);
 

@@ -461,18 +461,6 @@ get_meta(struct store *st, DB_TXN *txn, const char *id, struct conv_meta *m,
 	return rc;
 }
 
-/*
- * Write the session of id into out (IDGEN_SESSION_MAX bytes): its own ID
- * unless it joined another's. An ID not of idgen's form (the store's unit
- * tests use any) is its own session.
- */
-static void
-session_of(const char *id, char *out)
-{
-	if (!idgen_joined(id) || idgen_session(id, out, IDGEN_SESSION_MAX) != 0)
-		snprintf(out, IDGEN_SESSION_MAX, "%s", id);
-}
-
 struct session_rec {
 	uint32_t live;                 /* live member conversations */
 	char initiator[STORE_SERVICE_MAX];
@@ -1407,7 +1395,7 @@ load_body(struct store *st, DB_TXN *txn, void *arg)
 	out->replay_soap = 0;
 	if ((rc = get_meta(st, txn, op->id, &out->meta, &op->scratch, 0)) != 0)
 		return rc;
-	session_of(op->id, session);
+	idgen_session_key(op->id, session);
 	rc = get_session(st, txn, session, &r, &op->scratch, 0);
 	if (rc == PARLEY_ENOENT) {
 		out->session_live = out->meta.state == CONV_LIVE ? 1 : 0;
@@ -1569,7 +1557,7 @@ commit_body(struct store *st, DB_TXN *txn, void *arg)
 	int rc, joined;
 
 	memset(&old, 0, sizeof old);
-	session_of(c->id, session);
+	idgen_session_key(c->id, session);
 	joined = strcmp(session, c->id) != 0;
 	*m = *c->meta;
 	m->seq = c->meta->seq + 1;
@@ -1717,7 +1705,7 @@ expire_body(struct store *st, DB_TXN *txn, void *arg)
 		return rc;
 	if (op->m.state != CONV_LIVE)
 		return PARLEY_ENOENT;
-	session_of(op->id, session);
+	idgen_session_key(op->id, session);
 	op->m.state = CONV_EXPIRED;
 	op->m.ended_ms = op->now_ms;
 	buf_reset(&op->rec);

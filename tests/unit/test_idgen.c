@@ -52,6 +52,12 @@ test_member(void)
 	CU_ASSERT_STRING_EQUAL(sess, a);
 	CU_ASSERT_STRING_NOT_EQUAL(b, c);
 	CU_ASSERT_EQUAL(idgen_session(b, sess, strlen(a)), PARLEY_EINVAL);
+	idgen_session_key(b, sess);
+	CU_ASSERT_STRING_EQUAL(sess, a);
+	idgen_session_key(a, sess);
+	CU_ASSERT_STRING_EQUAL(sess, a);
+	idgen_session_key("conv-1", sess);
+	CU_ASSERT_STRING_EQUAL(sess, "conv-1");
 	CU_ASSERT_EQUAL(idgen_make_member("n1.short", c), PARLEY_EINVAL);
 	CU_ASSERT_STRING_EQUAL(c, "");
 	CU_ASSERT_FALSE(idgen_valid("n1.abcdefghijklmnopqrstuvwxyz."));
